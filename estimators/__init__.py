@@ -1,0 +1,25 @@
+"""Estimators for in-context learning theory: pure functions on numpy, torch or jax arrays.
+
+Every function takes and returns arrays of one library (numpy, torch on CPU or CUDA,
+jax); the output keeps the input's library, dtype and device. The all-prefix
+functions share one seam (see DESIGN.md)::
+
+    predict_prefixes(xs, ys, ...) -> preds
+    xs: (..., n, d)   ys: (..., n)   preds: (..., n)
+    preds[..., k] is the prediction for xs[..., k, :] from the first k pairs only.
+
+Example
+-------
+>>> import numpy as np
+>>> from estimators import ridge
+>>> X = np.eye(3); y = np.array([1.0, 2.0, 3.0])
+>>> ridge(X, y, lam=1.0)
+array([0.5, 1. , 1.5])
+"""
+
+# Each submodule defines ``__all__``; the package re-exports exactly those names.
+from . import linear, sparse
+from .linear import *  # noqa: F401,F403
+from .sparse import *  # noqa: F401,F403
+
+__all__ = [*linear.__all__, *sparse.__all__]
