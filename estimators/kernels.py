@@ -1,0 +1,332 @@
+"""Kernel functions, kernel ridge regression and the Gaussian-process posterior.
+
+Kernels are small frozen callables ``k(X, Y) -> K``: points ``X`` of shape (..., n, p)
+and ``Y`` of shape (..., m, p) give the kernel matrix (..., n, m) in the input's library,
+dtype and device (numpy, torch -- also tensors that require grad, e.g. a learned
+bandwidth -- or jax). ``k(X)`` means ``k(X, X)``. The same objects serve the MMD tests
+(:mod:`estimators.mmd`), kernel ridge and KRR-ST (:mod:`estimators.distill`).
+
+Kernel ridge (REFERENCE.md section 6): ``alpha = (K + lam I)^{-1} y`` and
+``f(x) = k(x, X) alpha``, solved by Cholesky and batched over leading axes. The
+Gaussian-process posterior with covariance ``k`` and noise ``sigma^2`` has the kernel
+ridge mean with ``lam = sigma^2``. What does not live here: the MMD statistics
+(:mod:`estimators.mmd`) and dataset distillation (:mod:`estimators.distill`).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+import array_api_compat
+import numpy as np
+
+from ._array import check_array, check_fit_data, check_nonnegative, check_positive, check_queries, namespace
+from ._array import check_int, library_name, solve_triangular, to_numpy, _is_traced
+
+__all__ = [
+    "GaussianKernel",
+    "LaplaceKernel",
+    "LinearKernel",
+    "PolynomialKernel",
+    "PeriodicKernel",
+    "FeatureKernel",
+    "median_heuristic",
+    "squared_distances",
+    "KernelRidgeParams",
+    "kernel_ridge_fit",
+    "kernel_ridge_predict",
+    "kernel_ridge_prefixes",
+    "GPPosterior",
+    "gp_posterior",
+    "gp_log_marginal_likelihood",
+]
+
+
+# ----------------------------------------------------------------------------------------
+# Pairwise geometry
+
+
+def _points(X: Any, Y: Any, fn: str):
+    """Validate a pair of point sets (..., n, p), (..., m, p) and return (xp, X, Y)."""
+    xp = namespace(X, Y, fn=fn)
+    check_array(X, "X", fn, min_ndim=2)
+    if Y is None:
+        return xp, X, X
+    check_array(Y, "Y", fn, min_ndim=2)
+    if X.shape[-1] != Y.shape[-1]:
+        raise ValueError(
+            f"{fn}: X and Y disagree on the number of features: X has {X.shape[-1]}, Y has {Y.shape[-1]}"
+        )
+    if X.dtype != Y.dtype:
+        raise TypeError(f"{fn}: X and Y must share a dtype, got {X.dtype} and {Y.dtype}")
+    return xp, X, Y
+
+
+def _sq_dist(xp, X: Any, Y: Any, same: bool) -> Any:
+    """||x - y||^2 = ||x||^2 + ||y||^2 - 2 x.y, clamped at 0 (exact 0 on the diagonal when X is Y)."""
+    xx = xp.sum(X * X, axis=-1)[..., :, None]
+    yy = xp.sum(Y * Y, axis=-1)[..., None, :]
+    d2 = xx + yy - 2 * xp.matmul(X, xp.matrix_transpose(Y))
+    d2 = xp.where(d2 > 0, d2, xp.zeros_like(d2))
+    if same:
+        n = X.shape[-2]
+        eye = xp.eye(n, dtype=xp.bool, device=array_api_compat.device(X))
+        d2 = xp.where(eye, xp.zeros_like(d2), d2)
+    return d2
+
+
+def _safe_sqrt(xp, d2: Any) -> Any:
+    """sqrt with a zero (not NaN) gradient at 0, for autograd through distances."""
+    pos = d2 > 0
+    return xp.where(pos, xp.sqrt(xp.where(pos, d2, xp.ones_like(d2))), xp.zeros_like(d2))
+
+
+def squared_distances(X: Any, Y: Any = None) -> Any:
+    """Pairwise squared Euclidean distances ``||x_i - y_j||^2``.
+
+    Computed as ``||x||^2 + ||y||^2 - 2 x.y`` (one matrix product) and clamped at 0.
+
+    Parameters
+    ----------
+    X : array of shape (..., n, p)
+    Y : array of shape (..., m, p), optional
+        Defaults to ``X`` (then the diagonal is exactly 0).
+
+    Returns
+    -------
+    array of shape (..., n, m)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> squared_distances(np.array([[0.0, 0.0], [3.0, 4.0]]))
+    array([[ 0., 25.],
+           [25.,  0.]])
+    """
+    xp, X, Y_ = _points(X, Y, "squared_distances")
+    return _sq_dist(xp, X, Y_, Y is None)
+
+
+def _scale(value: Any, name: str, fn: str):
+    """A positive float, or an array (a 0-d or batch-shaped bandwidth, possibly requiring grad)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return check_positive(value, name, fn)
+    if not array_api_compat.is_array_api_obj(value):
+        raise TypeError(f"{fn}: {name} must be a positive number or an array, got {type(value).__name__}")
+    if not _is_traced(value) and not bool(np.all(to_numpy(value) > 0)):
+        raise ValueError(f"{fn}: {name} must be > 0, got {to_numpy(value)}")
+    return value
+
+
+def _bcast(xp, value: Any, like: Any) -> Any:
+    """A float stays a float; an array bandwidth of shape (...) broadcasts to (..., 1, 1)."""
+    if isinstance(value, float):
+        return value
+    namespace(value, like, fn="kernel")
+    return value[..., None, None]
+
+
+class _Kernel:
+    """Shared call protocol: validate, then ``_matrix(xp, X, Y, same)``."""
+
+    def __call__(self, X: Any, Y: Any = None) -> Any:
+        fn = type(self).__name__
+        xp, X, Y_ = _points(X, Y, fn)
+        return self._matrix(xp, X, Y_, Y is None)
+
+    def diag(self, X: Any) -> Any:
+        """``k(x_i, x_i)`` for each point: X (..., n, p) -> (..., n)."""
+        xp, X, _ = _points(X, None, type(self).__name__)
+        return self._matrix(xp, X[..., :, None, :], X[..., :, None, :], True)[..., 0, 0]
+
+
+@dataclass(frozen=True, eq=False)
+class GaussianKernel(_Kernel):
+    """Gaussian (RBF) kernel ``k(x, y) = exp(-||x - y||^2 / (2 bandwidth^2))``.
+
+    ``bandwidth`` is a positive float or an array (0-d, or one per batch element with
+    shape (...)); a torch tensor that requires grad gives a learnable bandwidth.
+    Liu et al. (2020) write ``exp(-||x - y||^2 / s)``: ``s = 2 bandwidth^2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> GaussianKernel(1.0)(np.array([[0.0], [1.0]])).round(4)
+    array([[1.    , 0.6065],
+           [0.6065, 1.    ]])
+    """
+
+    bandwidth: Any = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "bandwidth", _scale(self.bandwidth, "bandwidth", "GaussianKernel"))
+
+    def _matrix(self, xp, X, Y, same):
+        h = _bcast(xp, self.bandwidth, X)
+        return xp.exp(-_sq_dist(xp, X, Y, same) / (2 * h * h))
+
+
+@dataclass(frozen=True, eq=False)
+class LaplaceKernel(_Kernel):
+    """Laplace (exponential) kernel ``k(x, y) = exp(-||x - y|| / bandwidth)``, Euclidean norm.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> LaplaceKernel(2.0)(np.array([[0.0, 0.0]]), np.array([[3.0, 4.0]])).round(4)
+    array([[0.0821]])
+    """
+
+    bandwidth: Any = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "bandwidth", _scale(self.bandwidth, "bandwidth", "LaplaceKernel"))
+
+    def _matrix(self, xp, X, Y, same):
+        h = _bcast(xp, self.bandwidth, X)
+        return xp.exp(-_safe_sqrt(xp, _sq_dist(xp, X, Y, same)) / h)
+
+
+@dataclass(frozen=True, eq=False)
+class LinearKernel(_Kernel):
+    """Linear kernel ``k(x, y) = x . y``; kernel ridge with it equals ridge (push-through).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> LinearKernel()(np.array([[1.0, 2.0]]), np.array([[3.0, 4.0], [0.0, 1.0]]))
+    array([[11.,  2.]])
+    """
+
+    def _matrix(self, xp, X, Y, same):
+        return xp.matmul(X, xp.matrix_transpose(Y))
+
+
+@dataclass(frozen=True, eq=False)
+class PolynomialKernel(_Kernel):
+    """Polynomial kernel ``k(x, y) = (x . y + c)^degree`` (scikit-learn's with gamma = 1, coef0 = c).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> PolynomialKernel(2, c=1.0)(np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]]))
+    array([[144.]])
+    """
+
+    degree: int = 2
+    c: float = 1.0
+
+    def __post_init__(self):
+        check_int(self.degree, "degree", "PolynomialKernel", minimum=1)
+        object.__setattr__(self, "c", check_nonnegative(self.c, "c", "PolynomialKernel"))
+
+    def _matrix(self, xp, X, Y, same):
+        return (xp.matmul(X, xp.matrix_transpose(Y)) + self.c) ** self.degree
+
+
+@dataclass(frozen=True, eq=False)
+class PeriodicKernel(_Kernel):
+    """Periodic (exp-sine-squared) kernel ``k(x, y) = exp(-2 sin^2(pi ||x - y|| / period) / bandwidth^2)``.
+
+    The same as scikit-learn's ``ExpSineSquared(length_scale=bandwidth, periodicity=period)``
+    (MacKay 1998; Rasmussen & Williams 2006, eq. 4.31).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> PeriodicKernel(1.0, period=2.0)(np.array([[0.0]]), np.array([[2.0], [1.0]])).round(4)
+    array([[1.    , 0.1353]])
+    """
+
+    bandwidth: Any = 1.0
+    period: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "bandwidth", _scale(self.bandwidth, "bandwidth", "PeriodicKernel"))
+        object.__setattr__(self, "period", check_positive(self.period, "period", "PeriodicKernel"))
+
+    def _matrix(self, xp, X, Y, same):
+        h = _bcast(xp, self.bandwidth, X)
+        s = xp.sin(math.pi * _safe_sqrt(xp, _sq_dist(xp, X, Y, same)) / self.period)
+        return xp.exp(-2 * s * s / (h * h))
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureKernel(_Kernel):
+    """Kernel of a feature map with a diagonal Gaussian prior: ``k(x, y) = sum_j s_j phi_j(x) phi_j(y)``.
+
+    ``feature_map`` maps points (..., n, p) to features (..., n, F) in the same library;
+    ``variances`` is a float or a length-F sequence ``s`` (the prior variances of the
+    feature weights). The GP with this covariance is the Bayesian linear model on the
+    features (Rasmussen & Williams 2006, section 2.1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> k = FeatureKernel(lambda X: np.concatenate([X, X ** 2], axis=-1), variances=[1.0, 0.5])
+    >>> k(np.array([[1.0], [2.0]]))
+    array([[1.5, 4. ],
+           [4. , 12. ]])
+    """
+
+    feature_map: Callable[[Any], Any] = None
+    variances: Any = 1.0
+
+    def __post_init__(self):
+        if not callable(self.feature_map):
+            raise TypeError(f"FeatureKernel: feature_map must be callable, got {type(self.feature_map).__name__}")
+        v = np.asarray(self.variances, dtype=float)
+        if v.ndim > 1 or not np.all(np.isfinite(v)) or np.any(v < 0):
+            raise ValueError(f"FeatureKernel: variances must be a float or a 1-d sequence of values >= 0, got {v}")
+        object.__setattr__(self, "variances", v)
+
+    def _matrix(self, xp, X, Y, same):
+        FX = self.feature_map(X)
+        FY = FX if same and Y is X else self.feature_map(Y)
+        s = xp.asarray(self.variances, dtype=FX.dtype, device=array_api_compat.device(FX))
+        return xp.matmul(FX * s, xp.matrix_transpose(FY))
+
+
+def median_heuristic(X: Any, Y: Any = None) -> Any:
+    """Median heuristic bandwidth: the median Euclidean distance between distinct points.
+
+    The points of ``X`` and ``Y`` are pooled; the median runs over pairs ``i < j`` of the
+    pooled sample, per batch element (Gretton et al. 2012, section 8). Use it as
+    ``GaussianKernel(median_heuristic(X, Y))``.
+
+    Parameters
+    ----------
+    X : array of shape (..., n, p)
+    Y : array of shape (..., m, p), optional
+
+    Returns
+    -------
+    array of shape (...)
+        In the input's library, dtype and device (not differentiable).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float(median_heuristic(np.array([[0.0], [1.0], [3.0]])))
+    2.0
+    """
+    fn = "median_heuristic"
+    xp, X, Y_ = _points(X, Y, fn)
+    Z = to_numpy(X)
+    if Y is not None:
+        Zy = to_numpy(Y_)
+        batch = np.broadcast_shapes(Z.shape[:-2], Zy.shape[:-2])
+        Z = np.concatenate(
+            [np.broadcast_to(Z, batch + Z.shape[-2:]), np.broadcast_to(Zy, batch + Zy.shape[-2:])], axis=-2
+        )
+    n = Z.shape[-2]
+    if n < 2:
+        raise ValueError(f"{fn}: needs at least 2 points in X and Y together, got {n}")
+    d = np.sqrt(_sq_dist(np, Z.astype(np.float64), Z.astype(np.float64), True))
+    iu = np.triu_indices(n, k=1)
+    med = np.median(d[..., iu[0], iu[1]], axis=-1)
+    return xp.asarray(med, dtype=X.dtype, device=array_api_compat.device(X))
