@@ -1,0 +1,12 @@
+"""Paper figures as a build: one module per figure, cached computing, measured claims.
+
+``make_figure("linear-regression", preset="quick")`` trains (or reuses) the runs a
+figure needs, computes, plots, and writes ``NAME.png``, ``NAME.pdf`` and ``NAME.json``
+(claims + provenance) into ``figures/out``. See :mod:`figures._framework` for the
+contract a figure module follows. Command line: ``icl figure NAME --preset quick``,
+``icl figure --list``, ``icl figure all``.
+"""
+
+from ._framework import Claim, Context, format_claims, list_figures, load_figure, make_all, make_figure, params_hash
+
+__all__ = ["Claim", "Context", "list_figures", "load_figure", "make_figure", "make_all", "format_claims", "params_hash"]

@@ -1,0 +1,545 @@
+"""The figure build: discovery, cached computing, plotting, claims and provenance.
+
+Every paper figure is one module in this package that defines ``NAME``,
+``DESCRIPTION``, ``PRESETS`` (plain JSON-able parameter dicts, at least ``tiny``,
+``quick`` and ``paper``), ``PAPER_GPU_TIME``, and three functions::
+
+    compute(params, ctx) -> dict       # heavy work, cached by a hash of (NAME, params)
+    plot(results, params) -> Figure    # no computing here
+    claims(results, params) -> list    # [Claim(name, value, threshold, holds, statement), ...]
+
+:func:`make_figure` resolves a preset, reuses the cached ``compute`` result when the
+hash of ``(NAME, params, VERSION)`` matches (never by file times), plots, and writes
+``NAME.png``, ``NAME.pdf`` and ``NAME.json`` (claims + provenance) into ``out_dir``.
+An optional module attribute ``VERSION`` (default 1) is part of the hash: bump it when
+``compute`` changes meaning. Cached results live in ``out_dir/cache/<hash>.json``
+with numpy arrays in ``<hash>.npz`` (loaded without pickle).
+
+What does not live here: any figure's science, and training itself (``ctx.train`` calls
+``icl.train.train`` on ``runs_root / config_hash(cfg)``, so a run with the same resolved
+config is trained once and reused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import json
+import math
+import os
+import pkgutil
+import platform
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+__all__ = ["Claim", "Context", "list_figures", "load_figure", "make_figure", "make_all", "format_claims", "params_hash"]
+
+_REQUIRED = ("NAME", "DESCRIPTION", "PRESETS", "compute", "plot", "claims")
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One measured claim of a figure: a number, a threshold and a verdict.
+
+    ``holds`` is the measured verdict (True/False); a claim that does not hold is
+    written and printed as not holding. ``statement`` is one line of plain text.
+
+    Example
+    -------
+    >>> c = Claim("err_at_2d", 0.01, 0.05, 0.01 <= 0.05, "error at k = 2d is within 0.05 of OLS")
+    >>> c.to_dict()["holds"]
+    True
+    """
+
+    name: str
+    value: float
+    threshold: float
+    holds: bool
+    statement: str
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Claim: name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.statement, str) or not self.statement or "\n" in self.statement:
+            raise ValueError(f"Claim: statement must be one non-empty line, got {self.statement!r}")
+        for field in ("value", "threshold"):
+            raw = getattr(self, field)
+            try:
+                object.__setattr__(self, field, float(raw))
+            except (TypeError, ValueError):
+                raise TypeError(f"Claim: {field} must be a real number, got {raw!r}") from None
+        if not isinstance(self.holds, (bool, np.bool_)):
+            raise TypeError(f"Claim: holds must be a bool, got {self.holds!r}")
+        object.__setattr__(self, "holds", bool(self.holds))
+
+    def to_dict(self) -> dict:
+        """JSON-able dict with keys name, value, threshold, holds, statement (NaN -> None)."""
+        return {
+            "name": self.name,
+            "value": _finite_or_none(self.value),
+            "threshold": _finite_or_none(self.threshold),
+            "holds": self.holds,
+            "statement": self.statement,
+        }
+
+
+def _finite_or_none(v: float):
+    return v if math.isfinite(v) else None
+
+
+class Context:
+    """What ``compute`` gets: a seed, a progress bar and cached training.
+
+    Parameters
+    ----------
+    seed : int
+        The figure's seed (``params["seed"]`` when present, else 0).
+    runs_root : path
+        Folder holding trained runs, one per config hash.
+    show_progress : bool
+        Show tqdm bars and log lines on stderr.
+    """
+
+    def __init__(self, seed: int = 0, runs_root: str | os.PathLike = "runs", show_progress: bool = True):
+        self.seed = int(seed)
+        self.runs_root = Path(runs_root)
+        self.show_progress = bool(show_progress)
+        self.runs: list[dict] = []  # provenance of every run used: dir, hash, config
+
+    def progress(self, iterable: Iterable, desc: str | None = None, total: int | None = None):
+        """Wrap ``iterable`` in a tqdm bar (silent when progress is off)."""
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, desc=desc, total=total, disable=not self.show_progress, file=sys.stderr, leave=False)
+
+    def log(self, message: str) -> None:
+        """Print one line to stderr when progress is on."""
+        if self.show_progress:
+            print(message, file=sys.stderr, flush=True)
+
+    def train(self, run_config) -> Path:
+        """Train ``run_config`` into ``runs_root/<config_hash>`` (reused when already trained).
+
+        Returns the run directory, for ``icl.train.load_model`` or ``icl.evaluate.evaluate_run``.
+        """
+        from icl.config import config_hash, config_to_dict
+        from icl.train import train
+
+        h = config_hash(run_config)
+        run_dir = self.runs_root / h
+        self.log(f"[figures] run {h} -> {run_dir}")
+        start = time.perf_counter()
+        train(run_config, run_dir)
+        self.runs.append(
+            {
+                "run_dir": str(run_dir),
+                "config_hash": h,
+                "seed": getattr(run_config, "seed", None),
+                "train_call_s": round(time.perf_counter() - start, 3),
+                "config": config_to_dict(run_config),
+            }
+        )
+        return run_dir
+
+
+# ----------------------------------------------------------------------------- discovery
+
+
+def _discover() -> tuple[dict[str, Any], dict[str, str]]:
+    """Import every public module of this package; those defining NAME are figures."""
+    found: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for info in sorted(pkgutil.iter_modules([str(_PACKAGE_DIR)]), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        try:
+            mod = importlib.import_module(f"figures.{info.name}")
+        except Exception as exc:  # a broken figure must not hide the others; it is reported
+            errors[info.name] = f"{type(exc).__name__}: {exc}"
+            continue
+        if not hasattr(mod, "NAME"):
+            continue
+        missing = [a for a in _REQUIRED if not hasattr(mod, a)]
+        if missing:
+            errors[info.name] = f"missing {', '.join(missing)}"
+            continue
+        if mod.NAME in found:
+            errors[info.name] = f"NAME {mod.NAME!r} already used by {found[mod.NAME].__name__}"
+            continue
+        found[mod.NAME] = mod
+    return found, errors
+
+
+def list_figures() -> dict[str, str]:
+    """Map every figure NAME to its one-line DESCRIPTION (modules that fail to import warn)."""
+    found, errors = _discover()
+    for mod_name, err in errors.items():
+        warnings.warn(f"figures.{mod_name} is not usable: {err}", RuntimeWarning, stacklevel=2)
+    return {name: str(mod.DESCRIPTION) for name, mod in sorted(found.items())}
+
+
+def load_figure(name):
+    """The module of figure ``name`` (ValueError naming the available figures otherwise).
+
+    A module object that follows the contract is returned as is, so a figure kept
+    outside this package can be built with :func:`make_figure` too.
+    """
+    if not isinstance(name, str):
+        missing = [a for a in _REQUIRED if not hasattr(name, a)]
+        if missing:
+            raise TypeError(f"make_figure: name must be a figure NAME or module; {name!r} lacks {missing}")
+        return name
+    found, errors = _discover()
+    if name in found:
+        return found[name]
+    broken = "".join(f"; figures.{m} failed: {e}" for m, e in errors.items())
+    raise ValueError(f"make_figure: unknown figure {name!r}; available: {sorted(found)}{broken}")
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+def _canonical(obj: Any) -> Any:
+    """A JSON-able, deterministic form of params (tuples -> lists, numpy scalars -> Python)."""
+    if isinstance(obj, dict):
+        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    raise TypeError(f"make_figure: params must be JSON-able, got {type(obj).__name__} ({obj!r})")
+
+
+def params_hash(name: str, params: dict, version: int = 1) -> str:
+    """sha256 (16 hex digits) of the canonical JSON of ``(name, params, version)``.
+
+    >>> params_hash("x", {"b": 1, "a": [1, 2]}) == params_hash("x", {"a": (1, 2), "b": 1})
+    True
+    """
+    blob = json.dumps({"figure": name, "params": _canonical(params), "version": version}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _split_arrays(obj: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
+    """Replace arrays in a nested result by ``{"__npz__": key}`` and collect them."""
+    if isinstance(obj, dict):
+        return {str(k): _split_arrays(v, f"{path}/{k}", arrays) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_split_arrays(v, f"{path}/{i}", arrays) for i, v in enumerate(obj)]
+    if hasattr(obj, "detach") and hasattr(obj, "cpu"):  # torch tensor
+        obj = obj.detach().cpu().numpy()
+    if isinstance(obj, np.ndarray):
+        key = f"a{len(arrays)}"
+        arrays[key] = obj
+        return {"__npz__": key}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return {"__float__": repr(obj)}
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    raise TypeError(f"compute must return JSON-able values or arrays; got {type(obj).__name__} at {path or '/'}")
+
+
+def _join_arrays(obj: Any, arrays) -> Any:
+    if isinstance(obj, dict):
+        if set(obj) == {"__npz__"}:
+            return np.asarray(arrays[obj["__npz__"]])
+        if set(obj) == {"__float__"}:
+            return float(obj["__float__"])
+        return {k: _join_arrays(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_join_arrays(v, arrays) for v in obj]
+    return obj
+
+
+def _atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _save_cache(cache_dir: Path, key: str, record: dict, results: dict) -> None:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {}
+    record = dict(record, results=_split_arrays(results, "", arrays))
+    if arrays:
+        # np.savez appends .npz to names without it, so the temp file keeps the suffix
+        def write_npz(p):
+            with open(p, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+
+        _atomic_write(cache_dir / f"{key}.npz", write_npz)
+    _atomic_write(cache_dir / f"{key}.json", lambda p: p.write_text(json.dumps(record, indent=1)))
+
+
+def _load_cache(cache_dir: Path, key: str, name: str, params: dict) -> tuple[dict, dict] | None:
+    meta_path = cache_dir / f"{key}.json"
+    if not meta_path.exists():
+        return None
+    try:
+        record = json.loads(meta_path.read_text())
+    except json.JSONDecodeError:
+        return None
+    if record.get("name") != name or record.get("params") != _canonical(params):
+        return None  # a hash collision or a hand-edited file: recompute
+    npz_path = cache_dir / f"{key}.npz"
+    if npz_path.exists():
+        with np.load(npz_path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    else:
+        arrays = {}
+    try:
+        results = _join_arrays(record.pop("results"), arrays)
+    except KeyError:
+        return None
+    return record, results
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=_PACKAGE_DIR, capture_output=True, text=True, timeout=10, check=True
+        )
+        commit = out.stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=_PACKAGE_DIR, capture_output=True, text=True, timeout=10,
+        )
+        return commit + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("numpy", "scipy", "torch", "matplotlib"):
+        try:
+            out[pkg] = importlib.import_module(pkg).__version__
+        except ImportError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info: dict[str, Any] = {"hostname": socket.gethostname(), "platform": platform.platform(), "cpu": cpu,
+                            "cpu_count": os.cpu_count()}
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return info
+
+
+# ----------------------------------------------------------------------------- the build
+
+
+def format_claims(claims: list[dict]) -> str:
+    """A plain-text table of claims: name, value, threshold, verdict, statement."""
+    rows = [("claim", "value", "threshold", "verdict", "statement")]
+    for c in claims:
+        fmt = lambda v: "nan" if v is None else f"{v:.4g}"  # noqa: E731
+        rows.append((c["name"], fmt(c["value"]), fmt(c["threshold"]), "HOLDS" if c["holds"] else "DOES NOT HOLD",
+                     c["statement"]))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
+    lines.insert(1, "-" * min(120, len(lines[0])))
+    return "\n".join(lines)
+
+
+def make_figure(
+    name: str,
+    preset: str = "quick",
+    out_dir: str | os.PathLike = "figures/out",
+    force: bool = False,
+    progress: bool = True,
+    runs_root: str | os.PathLike = "runs",
+    overrides: dict | None = None,
+) -> dict:
+    """Build figure ``name``: compute (or reuse the cache), plot, write files and claims.
+
+    Parameters
+    ----------
+    name : str
+        A figure NAME (see :func:`list_figures`).
+    preset : str
+        A key of the module's ``PRESETS``.
+    out_dir : path
+        Where ``NAME.png``, ``NAME.pdf``, ``NAME.json`` and ``cache/`` go.
+    force : bool
+        Recompute even when a cached result exists.
+    progress : bool
+        Show progress bars and print the claims table.
+    runs_root : path
+        Where trained runs are kept (one folder per config hash).
+    overrides : dict, optional
+        Parameters replacing the preset's (unknown keys are a ValueError).
+
+    Returns
+    -------
+    dict
+        The content of ``NAME.json`` (name, preset, params, claims, provenance) plus
+        ``files`` (paths written) and ``results`` (what ``compute`` returned).
+    """
+    mod = load_figure(name)
+    presets = mod.PRESETS
+    if preset not in presets:
+        raise ValueError(f"make_figure: {name} has no preset {preset!r}; available: {sorted(presets)}")
+    params = dict(presets[preset])
+    for key, value in (overrides or {}).items():
+        if key not in params:
+            raise ValueError(f"make_figure: unknown parameter {key!r} for {name}; known: {sorted(params)}")
+        params[key] = value
+    params = _canonical(params)
+    version = int(getattr(mod, "VERSION", 1))
+    key = params_hash(mod.NAME, params, version)
+    out = Path(out_dir)
+    cache_dir = out / "cache"
+    seed = int(params.get("seed", 0))
+
+    cached = None if force else _load_cache(cache_dir, key, mod.NAME, params)
+    if cached is not None:
+        record, results = cached
+        computed = record["computed"]
+        computed["from_cache"] = True
+        if progress:
+            print(f"[figures] {mod.NAME}: reusing cached results {cache_dir / key}.json", file=sys.stderr)
+    else:
+        ctx = Context(seed=seed, runs_root=runs_root, show_progress=progress)
+        start = time.perf_counter()
+        results = mod.compute(params, ctx)
+        if not isinstance(results, dict):
+            raise TypeError(f"{name}.compute must return a dict, got {type(results).__name__}")
+        computed = {
+            "wall_time_s": round(time.perf_counter() - start, 3),
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seed": seed,
+            "runs": ctx.runs,
+            "machine": _machine(),
+            "git_commit": _git_commit(),
+            "versions": _versions(),
+            "from_cache": False,
+        }
+        record = {"name": mod.NAME, "params": params, "version": version, "computed": computed}
+        _save_cache(cache_dir, key, record, results)
+        # reload so plot and claims see exactly what a cached rebuild would see
+        record, results = _load_cache(cache_dir, key, mod.NAME, params)
+        computed = dict(record["computed"], from_cache=False)
+
+    claim_objs = mod.claims(results, params)
+    if not isinstance(claim_objs, (list, tuple)) or not all(isinstance(c, Claim) for c in claim_objs):
+        raise TypeError(f"{name}.claims must return a list of figures.Claim")
+    claim_dicts = [c.to_dict() for c in claim_objs]
+
+    import matplotlib.pyplot as plt
+
+    fig = mod.plot(results, params)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = mod.NAME
+    files = {"png": str(out / f"{stem}.png"), "pdf": str(out / f"{stem}.pdf"), "json": str(out / f"{stem}.json")}
+    try:
+        fig.savefig(files["png"], dpi=150, bbox_inches="tight")
+        fig.savefig(files["pdf"], bbox_inches="tight")
+    finally:
+        plt.close(fig)
+
+    doc = {
+        "name": mod.NAME,
+        "description": str(mod.DESCRIPTION),
+        "preset": preset,
+        "params": params,
+        "params_hash": key,
+        "claims": claim_dicts,
+        "provenance": {
+            "params": params,
+            "seed": computed["seed"],
+            "seeds": {"figure": computed["seed"], "runs": [r.get("seed") for r in computed["runs"]]},
+            "runs": computed["runs"],
+            "versions": computed["versions"],
+            "git_commit": computed["git_commit"],
+            "wall_time_s": computed["wall_time_s"],
+            "computed_at": computed["at"],
+            "from_cache": computed["from_cache"],
+            "machine": computed["machine"],
+            "paper_gpu_time": str(getattr(mod, "PAPER_GPU_TIME", "unknown")),
+        },
+    }
+    _atomic_write(Path(files["json"]), lambda p: p.write_text(json.dumps(doc, indent=1)))
+    if progress:
+        print(f"\n{mod.NAME} ({preset}): claims")
+        print(format_claims(claim_dicts))
+        print(f"\nwrote {files['png']}, {files['pdf']}, {files['json']}")
+    return dict(doc, files=files, results=results)
+
+
+def make_all(preset: str = "quick", out_dir: str | os.PathLike = "figures/out", force: bool = False,
+             progress: bool = True, runs_root: str | os.PathLike = "runs") -> dict[str, dict]:
+    """Build every figure with ``preset``; returns ``{NAME: make_figure(...)}``."""
+    return {
+        name: make_figure(name, preset, out_dir=out_dir, force=force, progress=progress, runs_root=runs_root)
+        for name in list_figures()
+    }
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``icl figure`` (also ``python -m figures``)."""
+    parser.add_argument("name", nargs="?", help="figure NAME, or 'all'")
+    parser.add_argument("--list", action="store_true", help="list the figures and exit")
+    parser.add_argument("--preset", default="quick", help="tiny | quick | paper (default quick)")
+    parser.add_argument("--out", default="figures/out", help="output folder (default figures/out)")
+    parser.add_argument("--runs", default="runs", help="folder of trained runs (default runs)")
+    parser.add_argument("--force", action="store_true", help="recompute even when cached")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Execute ``icl figure`` from parsed arguments; returns the exit code."""
+    if args.list or not args.name:
+        figs = list_figures()
+        width = max((len(n) for n in figs), default=0)
+        for n, desc in figs.items():
+            mod = load_figure(n)
+            print(f"{n.ljust(width)}  {desc}  [presets: {', '.join(mod.PRESETS)}; paper: "
+                  f"{getattr(mod, 'PAPER_GPU_TIME', 'unknown')}]")
+        return 0
+    kw = dict(out_dir=args.out, force=args.force, progress=not args.quiet, runs_root=args.runs)
+    if args.name == "all":
+        make_all(args.preset, **kw)
+    else:
+        make_figure(args.name, args.preset, **kw)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m figures", description="Build paper figures with claims.")
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))
+
