@@ -1,0 +1,161 @@
+"""The ``Lemma`` record, its ``Result``, and the sympy helpers every proof module uses.
+
+A lemma is proved in two independent ways:
+
+1. **symbolically**: a function that builds ``lhs - rhs`` with sympy (symbols carry their
+   assumptions, constants are exact ``Rational``) and reduces it to zero. Where sympy's
+   matrix symbols allow general dimensions the proof is for general ``d``; otherwise the
+   module states the explicit small dimensions it uses;
+2. **numerically**: the same identity evaluated in floating point through the
+   ``estimators`` function the lemma backs, returning the largest absolute error, which
+   must stay below the lemma's tolerance.
+
+What does not live here: any lemma. The registry of lemmas and the table printer are in
+:mod:`proofs` (``proofs/__init__.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import sympy as sp
+
+__all__ = ["Lemma", "Result", "is_zero", "symbol_matrix", "symmetric_matrix", "gaussian_logpdf"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """Outcome of checking one lemma.
+
+    ``proved`` is true only if the symbolic reduction gave exactly zero *and* the
+    numeric cross-check stayed within tolerance.
+    """
+
+    name: str
+    source: str
+    statement: str
+    symbolic: bool
+    numeric_error: float
+    tolerance: float
+    backed_by: str
+    seconds: float
+    error: str = ""
+
+    @property
+    def numeric_ok(self) -> bool:
+        return self.numeric_error == self.numeric_error and self.numeric_error <= self.tolerance
+
+    @property
+    def proved(self) -> bool:
+        return self.symbolic and self.numeric_ok and not self.error
+
+
+@dataclass(frozen=True)
+class Lemma:
+    """One lemma: its statement, its source, a symbolic proof and a numeric cross-check.
+
+    Parameters
+    ----------
+    name : str
+        Short name used in the table (``"ridge = Gaussian posterior mean"``).
+    statement : str
+        The identity in words and symbols.
+    source : str
+        Paper and section it comes from.
+    symbolic : callable () -> bool
+        Returns True iff ``lhs - rhs`` reduced to exactly zero.
+    numeric : callable () -> float
+        Largest absolute error of the identity evaluated through ``estimators``.
+    tolerance : float
+        Bound on ``numeric()``.
+    backed_by : str
+        The ``estimators`` function(s) the numeric check calls.
+    """
+
+    name: str
+    statement: str
+    source: str
+    symbolic: Callable[[], bool]
+    numeric: Callable[[], float]
+    tolerance: float
+    backed_by: str
+
+    def check(self) -> Result:
+        """Run both checks; an exception inside either is recorded as a failure, not raised."""
+        start = time.perf_counter()
+        symbolic, error, numeric_error = False, "", float("nan")
+        try:
+            symbolic = bool(self.symbolic())
+            numeric_error = float(self.numeric())
+        except Exception as exc:  # reported in the table; run_all must go on with the other lemmas
+            error = f"{type(exc).__name__}: {exc}"
+        return Result(
+            name=self.name,
+            source=self.source,
+            statement=self.statement,
+            symbolic=symbolic,
+            numeric_error=numeric_error,
+            tolerance=self.tolerance,
+            backed_by=self.backed_by,
+            seconds=time.perf_counter() - start,
+            error=error,
+        )
+
+
+def is_zero(expr) -> bool:
+    """True iff ``expr`` (a sympy scalar or matrix) is identically zero.
+
+    Rational functions are put over one denominator with ``cancel`` (a decision procedure
+    for them); anything that does not vanish that way (logs, exponentials) goes through
+    ``expand_log`` and ``simplify``. A matrix expression of general dimension
+    (``MatrixSymbol`` products) is expanded and must collapse to ``ZeroMatrix``.
+    Structural ``==`` is never used on the unreduced expression.
+
+    Examples
+    --------
+    >>> a, b = sp.symbols("a b", positive=True)
+    >>> is_zero((a**2 - b**2) / (a - b) - (a + b))
+    True
+    >>> is_zero(a / b - b / a)
+    False
+    """
+    if isinstance(expr, sp.MatrixBase):
+        return all(is_zero(entry) for entry in expr)
+    if isinstance(expr, sp.MatrixExpr):  # general-dimension matrix symbols: expand the products
+        return isinstance(sp.expand(expr).doit(), sp.ZeroMatrix)
+    expr = sp.sympify(expr)
+    if sp.cancel(sp.together(expr)) == 0:
+        return True
+    expanded = sp.expand_log(expr, force=False)
+    if sp.cancel(sp.together(expanded)) == 0:
+        return True
+    return sp.simplify(expanded) == 0
+
+
+def symbol_matrix(name: str, rows: int, cols: int, **assumptions) -> sp.Matrix:
+    """An explicit ``rows x cols`` matrix of fresh real symbols ``name_i_j``."""
+    assumptions.setdefault("real", True)
+    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i}_{j}", **assumptions))
+
+
+def symmetric_matrix(name: str, size: int) -> sp.Matrix:
+    """An explicit symmetric ``size x size`` matrix of real symbols (``name_i_j`` with i <= j)."""
+    entries = {}
+    for i in range(size):
+        for j in range(i, size):
+            entries[i, j] = entries[j, i] = sp.Symbol(f"{name}_{min(i, j)}_{max(i, j)}", real=True)
+    return sp.Matrix(size, size, lambda i, j: entries[i, j])
+
+
+def gaussian_logpdf(y: sp.Matrix, mean: sp.Matrix, cov: sp.Matrix) -> tuple:
+    """``log N(y; mean, cov)`` split into ``(quadratic, log_det_argument)``.
+
+    ``log N = -(quadratic + log det(2 pi cov)) / 2`` with ``quadratic = (y-mean)^T cov^{-1} (y-mean)``.
+    Returning the two parts lets a proof compare quadratics with ``cancel`` and determinants
+    as rational functions (equal determinants imply equal logs), avoiding ``log`` simplification.
+    """
+    r = y - mean
+    quadratic = (r.T * cov.LUsolve(r))[0, 0]
+    return quadratic, cov.det()
