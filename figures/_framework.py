@@ -12,7 +12,10 @@ Every paper figure is one module in this package that defines ``NAME``,
 hash of ``(NAME, params, VERSION)`` matches (never by file times), plots, and writes
 ``NAME.png``, ``NAME.pdf`` and ``NAME.json`` (claims + provenance) into ``out_dir``.
 An optional module attribute ``VERSION`` (default 1) is part of the hash: bump it when
-``compute`` changes meaning. Cached results live in ``out_dir/cache/<hash>.json``
+``compute`` changes meaning. Two optional hooks: ``resolve(params) -> dict`` expands the
+parameters into everything ``compute`` depends on (e.g. the resolved run configs of
+presets it names), and that is what gets hashed; ``summary(results, params) -> str`` is
+printed (and stored in ``NAME.json``) before the claims table, cached or not. Cached results live in ``out_dir/cache/<hash>.json``
 with numpy arrays in ``<hash>.npz`` (loaded without pickle).
 
 What does not live here: any figure's science, and training itself (``ctx.train`` calls
@@ -417,12 +420,13 @@ def make_figure(
         params[key] = value
     params = _canonical(params)
     version = int(getattr(mod, "VERSION", 1))
-    key = params_hash(mod.NAME, params, version)
+    resolved = _canonical(mod.resolve(params)) if hasattr(mod, "resolve") else params
+    key = params_hash(mod.NAME, resolved, version)
     out = Path(out_dir)
     cache_dir = out / "cache"
     seed = int(params.get("seed", 0))
 
-    cached = None if force else _load_cache(cache_dir, key, mod.NAME, params)
+    cached = None if force else _load_cache(cache_dir, key, mod.NAME, resolved)
     if cached is not None:
         record, results = cached
         computed = record["computed"]
@@ -445,16 +449,17 @@ def make_figure(
             "versions": _versions(),
             "from_cache": False,
         }
-        record = {"name": mod.NAME, "params": params, "version": version, "computed": computed}
+        record = {"name": mod.NAME, "params": resolved, "version": version, "computed": computed}
         _save_cache(cache_dir, key, record, results)
         # reload so plot and claims see exactly what a cached rebuild would see
-        record, results = _load_cache(cache_dir, key, mod.NAME, params)
+        record, results = _load_cache(cache_dir, key, mod.NAME, resolved)
         computed = dict(record["computed"], from_cache=False)
 
     claim_objs = mod.claims(results, params)
     if not isinstance(claim_objs, (list, tuple)) or not all(isinstance(c, Claim) for c in claim_objs):
         raise TypeError(f"{name}.claims must return a list of figures.Claim")
     claim_dicts = [c.to_dict() for c in claim_objs]
+    summary = str(mod.summary(results, params)) if hasattr(mod, "summary") else ""
 
     import matplotlib.pyplot as plt
 
@@ -474,9 +479,11 @@ def make_figure(
         "preset": preset,
         "params": params,
         "params_hash": key,
+        "summary": summary,
         "claims": claim_dicts,
         "provenance": {
             "params": params,
+            "resolved": resolved,
             "seed": computed["seed"],
             "seeds": {"figure": computed["seed"], "runs": [r.get("seed") for r in computed["runs"]]},
             "runs": computed["runs"],
@@ -491,6 +498,8 @@ def make_figure(
     }
     _atomic_write(Path(files["json"]), lambda p: p.write_text(json.dumps(doc, indent=1)))
     if progress:
+        if summary:
+            print(f"\n{mod.NAME} ({preset})\n{summary}")
         print(f"\n{mod.NAME} ({preset}): claims")
         print(format_claims(claim_dicts))
         print(f"\nwrote {files['png']}, {files['pdf']}, {files['json']}")
