@@ -2,7 +2,7 @@
 
 Points ``X`` of shape (..., n, p) and ``Y`` of shape (..., m, p) give the kernel matrix
 (..., n, m) in the input's library, dtype and device (numpy, torch -- also tensors that
-require grad, e.g. a learned bandwidth -- or jax); ``k(X)`` means ``k(X, X)`` and
+require grad, e.g. a learned bandwidth -- or jax); ``k(X)`` means ``k(X, X)`` (with an exactly zero distance on the diagonal) and
 ``k.diag(X)`` gives ``k(x_i, x_i)``. Squared distances use
 ``||x||^2 + ||y||^2 - 2 x.y`` clamped at 0. The same objects serve the MMD tests
 (:mod:`estimators.mmd`), kernel ridge and the GP posterior
@@ -82,7 +82,7 @@ def squared_distances(X: Any, Y: Any = None) -> Any:
     ----------
     X : array of shape (..., n, p)
     Y : array of shape (..., m, p), optional
-        Defaults to ``X`` (then the diagonal is exactly 0).
+        Defaults to ``X``; when ``Y`` is ``X`` the diagonal is exactly 0.
 
     Returns
     -------
@@ -96,7 +96,7 @@ def squared_distances(X: Any, Y: Any = None) -> Any:
            [25.,  0.]])
     """
     xp, X, Y_ = _points(X, Y, "squared_distances")
-    return _sq_dist(xp, X, Y_, Y is None)
+    return _sq_dist(xp, X, Y_, Y is None or Y is X)
 
 
 def _scale(value: Any, name: str, fn: str):
@@ -124,7 +124,7 @@ class _Kernel:
     def __call__(self, X: Any, Y: Any = None) -> Any:
         fn = type(self).__name__
         xp, X, Y_ = _points(X, Y, fn)
-        return self._matrix(xp, X, Y_, Y is None)
+        return self._matrix(xp, X, Y_, Y is None or Y is X)
 
     def diag(self, X: Any) -> Any:
         """``k(x_i, x_i)`` for each point: X (..., n, p) -> (..., n)."""
