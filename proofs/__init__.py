@@ -32,6 +32,9 @@ LEMMA_MODULES = [
     "ridge_limit",
     "ols_error",
     "attention_gd",
+    "mixture_posterior",
+    "bma_regret",
+    "naive_bayes_logistic",
 ]
 
 

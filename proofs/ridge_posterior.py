@@ -72,8 +72,8 @@ def numeric(seed: int = 0) -> float:
         X = rng.standard_normal((k, d))
         y = rng.standard_normal(k)
         w_ridge = ridge(X, y, lam=s**2 / t**2)
-        prior = GaussianPrior(mean=np.zeros(d), cov=t**2 * np.eye(d), noise=s)
-        m = prior.posterior(X, y).mean
+        prior = GaussianPrior(np.zeros(d), t**2 * np.eye(d))
+        m = prior.posterior(X, y, noise=s**2).mean  # noise is the variance sigma^2
         worst = max(worst, float(np.max(np.abs(np.asarray(w_ridge) - np.asarray(m)))))
     return worst
 
