@@ -18,10 +18,12 @@ array([0.5, 1. , 1.5])
 """
 
 # Each submodule defines ``__all__``; the package re-exports exactly those names.
-from . import linear, sparse, kernels, kernel_ridge
+from . import linear, sparse, kernels, kernel_ridge, distill, classify
 from .linear import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
 from .kernels import *  # noqa: F401,F403
 from .kernel_ridge import *  # noqa: F401,F403
+from .distill import *  # noqa: F401,F403
+from .classify import *  # noqa: F401,F403
 
-__all__ = [*linear.__all__, *sparse.__all__, *kernels.__all__, *kernel_ridge.__all__]
+__all__ = [*linear.__all__, *sparse.__all__, *kernels.__all__, *kernel_ridge.__all__, *distill.__all__, *classify.__all__]
