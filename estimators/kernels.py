@@ -29,6 +29,7 @@ __all__ = [
     "PolynomialKernel",
     "PeriodicKernel",
     "FeatureKernel",
+    "FourierKernel",
     "median_heuristic",
     "squared_distances",
 ]
@@ -283,6 +284,61 @@ class FeatureKernel(_Kernel):
         FY = FX if same and Y is X else self.feature_map(Y)
         s = xp.asarray(self.variances, dtype=FX.dtype, device=array_api_compat.device(FX))
         return xp.matmul(FX * s, xp.matrix_transpose(FY))
+
+
+@dataclass(frozen=True, eq=False)
+class FourierKernel(_Kernel):
+    """Kernel of a Fourier series with Gaussian coefficients, on 1-d inputs.
+
+    With ``f(x) = a_0 + sum_{j=1}^{N} a_j cos(pi j x / L) + b_j sin(pi j x / L)`` and
+    independent ``a_0 ~ N(0, s_0)``, ``a_j, b_j ~ N(0, s_j)``::
+
+        k(x, y) = s_0 + sum_j s_j cos(pi j (x - y) / L)
+
+    the GP whose posterior mean is the Bayes predictor of the Fourier-series prior
+    (Panwar et al. 2024, section 5; features as in ``estimators.bayes.FourierFeatures``).
+    Computed as ``s_0 + C diag(s) C'^T + S diag(s) S'^T`` with ``C = cos``, ``S = sin``.
+
+    Parameters
+    ----------
+    max_freq : int
+        N, the highest frequency.
+    period_length : float
+        L, the half period (functions have period 2L).
+    variances : float or sequence of N + 1 floats
+        ``s_0, ..., s_N`` (one float: the same for all).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> FourierKernel(1, 1.0)(np.array([[0.0]]), np.array([[0.0], [1.0]]))
+    array([[2., 0.]])
+    """
+
+    max_freq: int = 1
+    period_length: float = 1.0
+    variances: Any = 1.0
+
+    def __post_init__(self):
+        fn = "FourierKernel"
+        check_int(self.max_freq, "max_freq", fn, minimum=1)
+        object.__setattr__(self, "period_length", check_positive(self.period_length, "period_length", fn))
+        v = np.broadcast_to(np.asarray(self.variances, dtype=float), (self.max_freq + 1,)) if np.ndim(
+            self.variances) == 0 else np.asarray(self.variances, dtype=float)
+        if v.shape != (self.max_freq + 1,) or not np.all(np.isfinite(v)) or np.any(v < 0):
+            raise ValueError(f"{fn}: variances must be a float or {self.max_freq + 1} values >= 0, got {self.variances}")
+        object.__setattr__(self, "variances", v.copy())
+
+    def _matrix(self, xp, X, Y, same):
+        if X.shape[-1] != 1:
+            raise ValueError(f"FourierKernel: inputs must have one feature (shape (..., n, 1)), got {tuple(X.shape)}")
+        dev = array_api_compat.device(X)
+        j = xp.arange(1, self.max_freq + 1, dtype=X.dtype, device=dev)
+        s = xp.asarray(self.variances[1:], dtype=X.dtype, device=dev)
+        ax, ay = (math.pi / self.period_length) * X * j, (math.pi / self.period_length) * Y * j  # (..., n, N)
+        cos = xp.matmul(xp.cos(ax) * s, xp.matrix_transpose(xp.cos(ay)))
+        sin = xp.matmul(xp.sin(ax) * s, xp.matrix_transpose(xp.sin(ay)))
+        return float(self.variances[0]) + cos + sin
 
 
 def median_heuristic(X: Any, Y: Any = None) -> Any:
