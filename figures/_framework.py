@@ -383,6 +383,7 @@ def make_figure(
     progress: bool = True,
     runs_root: str | os.PathLike = "runs",
     overrides: dict | None = None,
+    report: bool | None = None,
 ) -> dict:
     """Build figure ``name``: compute (or reuse the cache), plot, write files and claims.
 
@@ -397,11 +398,13 @@ def make_figure(
     force : bool
         Recompute even when a cached result exists.
     progress : bool
-        Show progress bars and print the claims table.
+        Show progress bars and log lines on stderr.
     runs_root : path
         Where trained runs are kept (one folder per config hash).
     overrides : dict, optional
         Parameters replacing the preset's (unknown keys are a ValueError).
+    report : bool, optional
+        Print the summary, the claims table and the paths written (default: ``progress``).
 
     Returns
     -------
@@ -497,7 +500,7 @@ def make_figure(
         },
     }
     _atomic_write(Path(files["json"]), lambda p: p.write_text(json.dumps(doc, indent=1)))
-    if progress:
+    if progress if report is None else report:
         if summary:
             print(f"\n{mod.NAME} ({preset})\n{summary}")
         print(f"\n{mod.NAME} ({preset}): claims")
@@ -507,10 +510,11 @@ def make_figure(
 
 
 def make_all(preset: str = "quick", out_dir: str | os.PathLike = "figures/out", force: bool = False,
-             progress: bool = True, runs_root: str | os.PathLike = "runs") -> dict[str, dict]:
+             progress: bool = True, runs_root: str | os.PathLike = "runs", report: bool | None = None) -> dict[str, dict]:
     """Build every figure with ``preset``; returns ``{NAME: make_figure(...)}``."""
     return {
-        name: make_figure(name, preset, out_dir=out_dir, force=force, progress=progress, runs_root=runs_root)
+        name: make_figure(name, preset, out_dir=out_dir, force=force, progress=progress, runs_root=runs_root,
+                          report=report)
         for name in list_figures()
     }
 
@@ -526,7 +530,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="figures/out", help="output folder (default figures/out)")
     parser.add_argument("--runs", default="runs", help="folder of trained runs (default runs)")
     parser.add_argument("--force", action="store_true", help="recompute even when cached")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (the claims table is still printed)")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -539,7 +543,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             print(f"{n.ljust(width)}  {desc}  [presets: {', '.join(mod.PRESETS)}; paper: "
                   f"{getattr(mod, 'PAPER_GPU_TIME', 'unknown')}]")
         return 0
-    kw = dict(out_dir=args.out, force=args.force, progress=not args.quiet, runs_root=args.runs)
+    kw = dict(out_dir=args.out, force=args.force, progress=not args.quiet, runs_root=args.runs, report=True)
     if args.name == "all":
         make_all(args.preset, **kw)
     else:

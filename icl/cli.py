@@ -108,6 +108,8 @@ COMMANDS: dict[str, Command] = {
     "train": Command("train a transformer on a task (resumes when --out holds a run)", _train_args, _train_run),
     "tasks": Command("list the function classes, one line each", _no_args, _tasks_run),
     "presets": Command("list the run presets", _no_args, _presets_run),
+    "eval": Command.from_module("score a run against every baseline; writes eval.npz and eval.json", "icl.evaluate"),
+    "figure": Command.from_module("build a paper figure with its claims (NAME, all, or --list)", "figures._framework"),
 }
 
 
