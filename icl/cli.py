@@ -110,6 +110,7 @@ COMMANDS: dict[str, Command] = {
     "presets": Command("list the run presets", _no_args, _presets_run),
     "eval": Command.from_module("score a run against every baseline; writes eval.npz and eval.json", "icl.evaluate"),
     "figure": Command.from_module("build a paper figure with its claims (NAME, all, or --list)", "figures._framework"),
+    "proofs": Command.from_module("prove the lemmas behind the estimators (sympy) with numeric cross-checks", "proofs"),
 }
 
 
