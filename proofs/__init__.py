@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import importlib
 
-from ._lemma import Lemma, Result
-
-__all__ = ["LEMMA_MODULES", "Lemma", "Result", "lemmas", "run_all", "format_table", "main"]
+__all__ = ["LEMMA_MODULES", "Lemma", "Result", "lemmas", "run_all", "format_table", "add_arguments", "run_from_args", "main"]
 
 # In the order of the issue; each name is a module ``proofs.<name>`` with LEMMA and check().
 LEMMA_MODULES = [
@@ -95,19 +93,42 @@ def format_table(results: list) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    """Entry point of ``python -m proofs`` and ``icl proofs``: print the table, return the exit code.
+def add_arguments(parser) -> None:
+    """Declare the arguments of ``python -m proofs`` / ``icl proofs`` on an argparse parser."""
+    parser.add_argument("names", nargs="*", metavar="LEMMA",
+                        help=f"lemma modules to run (default: all): {', '.join(LEMMA_MODULES)}")
 
-    ``argv`` may name lemma modules to run only those (default: all).
+
+def run_from_args(args) -> int:
+    """Run the lemmas named in ``args.names`` (all if none), print the table; 0 iff all are proved.
+
+    An unknown lemma name prints one error line to stderr and returns 2.
     """
+    import sys
+
+    unknown = sorted(set(args.names) - set(LEMMA_MODULES))
+    if unknown:
+        print(f"proofs: error: unknown lemma(s) {', '.join(unknown)}; choose from {', '.join(LEMMA_MODULES)}", file=sys.stderr)
+        return 2
+    results = run_all(args.names or None)
+    print(format_table(results))
+    return 0 if all(r.proved for r in results) else 1
+
+
+def main(argv=None) -> int:
+    """Entry point of ``python -m proofs [LEMMA ...]``: print the table, return the exit code."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m proofs", description="Check the symbolic lemmas behind the estimators.")
-    parser.add_argument("names", nargs="*", metavar="LEMMA", help=f"lemma modules to run (default all): {', '.join(LEMMA_MODULES)}")
-    args = parser.parse_args(argv)
-    try:
-        results = run_all(args.names or None)
-    except ValueError as exc:
-        parser.error(str(exc))
-    print(format_table(results))
-    return 0 if all(r.proved for r in results) else 1
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))
+
+
+def __getattr__(name):
+    # Lemma and Result are loaded on first use, so that building the ``icl`` parser
+    # (which calls add_arguments) does not import sympy.
+    if name in ("Lemma", "Result"):
+        from . import _lemma
+
+        return getattr(_lemma, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
