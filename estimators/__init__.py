@@ -25,5 +25,7 @@ from .kernels import *  # noqa: F401,F403
 from .kernel_ridge import *  # noqa: F401,F403
 from .distill import *  # noqa: F401,F403
 from .classify import *  # noqa: F401,F403
+from . import bayes
+from .bayes import *  # noqa: F401,F403
 
-__all__ = [*linear.__all__, *sparse.__all__, *kernels.__all__, *kernel_ridge.__all__, *distill.__all__, *classify.__all__]
+__all__ = [*linear.__all__, *sparse.__all__, *kernels.__all__, *kernel_ridge.__all__, *distill.__all__, *classify.__all__, *bayes.__all__]

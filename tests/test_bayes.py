@@ -466,13 +466,12 @@ def test_sign_prior_refuses_before_allocating():
 
 def test_sign_prior_d20_streams_over_a_million_components(rng):
     """Chunked prediction over all 2^20 sign vectors on a small batch (the benchmark runs the big one)."""
-    prior = SignPrior(20, 20**-0.5, memory_budget=2**27)
-    xs, ys, _ = prompts(prior, 1, 3, 0.0, rng)
-    got = prior.predict_prefixes(xs, ys, 0.0)
+    prior, noise = SignPrior(20, 20**-0.5, memory_budget=2**26), 0.05
+    xs, ys, _ = prompts(prior, 1, 3, noise, rng)
+    got = prior.predict_prefixes(xs, ys, noise)
     assert got.shape == (1, 3) and abs(got[0, 0]) < 1e-12  # the prior mean is 0
-    # one noiseless pair: beta uniform over the sign vectors that fit y_0 exactly, which is a single one
-    # unless ties; the prediction for x_1 is then the fitted vector's value (checked against brute force)
-    W = prior.vectors()
-    r = ys[0, 0] - W @ xs[0, 0]
-    best = W[np.argmin(np.abs(r))]
-    np.testing.assert_allclose(got[0, 1], xs[0, 1] @ best, atol=1e-6)
+    W = prior.vectors()  # dense enumeration, 2^20 x 20
+    for k in (1, 2):
+        logs = -np.sum((ys[0, :k, None] - xs[0, :k] @ W.T) ** 2, axis=0) / (2 * noise)
+        beta = np.exp(logs - logsumexp(logs))
+        np.testing.assert_allclose(got[0, k], xs[0, k] @ (beta @ W), atol=1e-10)
