@@ -27,5 +27,7 @@ from .distill import *  # noqa: F401,F403
 from .classify import *  # noqa: F401,F403
 from . import bayes
 from .bayes import *  # noqa: F401,F403
+from . import mmd, mmd_data  # mmd_data (Blob / HDGM samplers) stays a submodule, not re-exported
+from .mmd import *  # noqa: F401,F403
 
-__all__ = [*linear.__all__, *sparse.__all__, *kernels.__all__, *kernel_ridge.__all__, *distill.__all__, *classify.__all__, *bayes.__all__]
+__all__ = [*linear.__all__, *sparse.__all__, *kernels.__all__, *kernel_ridge.__all__, *distill.__all__, *classify.__all__, *bayes.__all__, *mmd.__all__]
