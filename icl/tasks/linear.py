@@ -230,6 +230,33 @@ class FinitePool(LinearTask):
         return np.argmin(dist, axis=1)
 
 
+_MAX_PIECES = 4096  # largest Gaussian expansion of one component that a TaskMixture enumerates
+
+
+def _gaussian_pieces(task: LinearTask):
+    """The prior of ``task`` as a list of (GaussianPrior, weight): sparse supports, sign vectors and pool
+    members become Gaussians with singular (zero-variance) covariances. None when not expressible."""
+    from estimators.bayes import FinitePrior, GaussianPrior, MixturePrior, SignPrior, SparsePrior
+
+    p, d = task.prior, task.d
+    if isinstance(p, GaussianPrior):
+        return [(p, 1.0)]
+    if isinstance(p, MixturePrior):
+        return list(zip(p.components, p.weights))
+    if isinstance(p, SparsePrior) and p.n_components <= _MAX_PIECES:
+        out = []
+        for support in p.supports:
+            cov = np.zeros((d, d))
+            cov[support, support] = p.scale**2
+            out.append((GaussianPrior(np.zeros(d), cov), 1.0 / p.n_components))
+        return out
+    if isinstance(p, SignPrior) and p.n_components <= _MAX_PIECES:
+        return [(GaussianPrior(v, np.zeros((d, d))), 1.0 / p.n_components) for v in p.vectors()]
+    if isinstance(p, FinitePrior) and p.n_components <= _MAX_PIECES:
+        return [(GaussianPrior(w, np.zeros((d, d))), 1.0 / p.n_components) for w in p.pool]
+    return None
+
+
 # Components a TaskMixture may combine: their params are w (B, d) and y = x^T w.
 _MIXABLE = ("linear", "sparse-linear", "sign-vector", "low-rank", "gaussian-mixture", "finite-pool")
 
@@ -241,8 +268,10 @@ class TaskMixture(LinearTask):
     The component is picked with probabilities ``weights`` independently per prompt
     (``per="prompt"``) or once per batch (``per="batch"``; every prompt of a batch then has
     the same class). Marginally every prompt is drawn from the mixture, so the Bayes predictor
-    is the mixture of the components' priors where ``estimators.bayes`` can express it
-    (all components Gaussian); otherwise ``bayes_<component>`` baselines are offered instead.
+    is one ``MixturePrior`` over all components' Gaussian pieces (a k-sparse prior is the mixture of
+    its C(d, k) supports, sign vectors and pool members are zero-covariance Gaussians; up to 4096
+    pieces per component). When a component has no such expansion (low-rank) there is no joint
+    prior and ``bayes-<component>`` baselines are offered instead.
 
     Parameters
     ----------
@@ -283,11 +312,17 @@ class TaskMixture(LinearTask):
         self.ridge_lam = self.noise * self.d / self.w_second_moment()
 
     def _mixture_prior(self):
-        from estimators.bayes import GaussianPrior, MixturePrior
+        """One MixturePrior over every component's Gaussian pieces, or None if a component has none."""
+        from estimators.bayes import MixturePrior
 
-        if all(isinstance(c.prior, GaussianPrior) for c in self.components):
-            return MixturePrior([c.prior for c in self.components], self.weights)
-        return None
+        comps, weights = [], []
+        for w, task in zip(self.weights, self.components):
+            pieces = _gaussian_pieces(task)
+            if pieces is None:
+                return None
+            comps += [p for p, _ in pieces]
+            weights += [w * pw for _, pw in pieces]
+        return MixturePrior(comps, np.asarray(weights) / np.sum(weights))
 
     def sample_params(self, batch: int, rng: np.random.Generator) -> np.ndarray:
         if self.per == "batch":

@@ -58,6 +58,7 @@ class FourierSeries(FeatureTask):
         self.scale = _float_kw(scale, "scale", 0.0, strict=True)
         feats = FourierFeatures(self.max_freq, self.length)
         self.prior = FeaturePrior(feats, GaussianPrior.isotropic(feats.n_features, self.scale**2))
+        self.ridge_lam = self.noise  # ridge on the raw input, a generic baseline
 
     def sample_inputs(self, batch: int, n_points: int, rng: np.random.Generator) -> np.ndarray:
         return rng.uniform(-self.length, self.length, size=(batch, n_points, 1))
@@ -129,6 +130,7 @@ class HaarWavelets(FeatureTask):
         self.scale = _float_kw(scale, "scale", 0.0, strict=True)
         feats = HaarFeatures(self.levels)
         self.prior = FeaturePrior(feats, GaussianPrior.isotropic(feats.n_features, self.scale**2))
+        self.ridge_lam = self.noise
 
     def sample_inputs(self, batch: int, n_points: int, rng: np.random.Generator) -> np.ndarray:
         return rng.uniform(0.0, 1.0, size=(batch, n_points, 1))
@@ -178,6 +180,7 @@ class Monomials(FeatureTask):
         rng = np.random.default_rng([BASIS_DOMAIN, self.basis_seed])
         pairs = all_pairs[np.sort(rng.choice(len(all_pairs), size=self.n_terms, replace=False))]
         self.prior = FeaturePrior(MonomialFeatures(self.d, pairs), GaussianPrior.isotropic(self.n_terms, self.scale**2))
+        self.ridge_lam = self.noise
 
     def f_second_moment(self) -> float:
         pairs = self.prior.feature_map.pairs

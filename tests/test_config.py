@@ -1,0 +1,139 @@
+"""Strict configs: presets load, round-trip, hash stably; unknown keys and bad values name the key."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from icl.config import (
+    ConfigError,
+    RunConfig,
+    apply_overrides,
+    config_from_dict,
+    config_hash,
+    config_to_dict,
+    list_presets,
+    load_config_file,
+    load_preset,
+)
+
+REQUIRED = ["linear", "noisy-linear", "sparse-linear", "sign-vector", "gaussian-mixture", "finite-pool", "fourier"]
+
+
+def test_required_presets_exist():
+    names = list_presets()
+    for task in REQUIRED:
+        assert f"{task}-quick" in names and f"{task}-paper" in names
+
+
+@pytest.mark.parametrize("name", list_presets())
+def test_every_preset_loads_and_round_trips(name):
+    cfg = load_preset(name)
+    assert isinstance(cfg, RunConfig)
+    data = config_to_dict(cfg)
+    assert config_from_dict(json.loads(json.dumps(data))) == cfg
+    assert cfg.model.n_positions >= cfg.task.n_points
+
+
+def test_paper_preset_matches_garg():
+    cfg = load_preset("linear-paper")
+    assert (cfg.model.n_layer, cfg.model.n_head, cfg.model.n_embd) == (12, 8, 256)
+    assert (cfg.task.d, cfg.task.n_points, cfg.train.batch_size, cfg.train.lr) == (20, 41, 64, 1e-4)
+    c = cfg.train.curriculum
+    assert c.enabled and (c.dims_start, c.dims_inc, c.points_start, c.points_inc, c.interval) == (5, 1, 11, 2, 2000)
+
+
+def test_overrides_parse_toml_values_and_bare_strings():
+    cfg = load_preset("linear-quick", ["model.n_layer=2", "train.lr=3e-4", "train.schedule=wsd",
+                                       "model.pos_emb=false", "train.curriculum.enabled=true",
+                                       "train.curriculum.dims_start=2", "train.curriculum.points_start=5"])
+    assert cfg.model.n_layer == 2 and cfg.train.lr == 3e-4 and cfg.train.schedule == "wsd"
+    assert cfg.model.pos_emb is False and cfg.train.curriculum.enabled and cfg.train.curriculum.dims_start == 2
+
+
+def test_task_kwargs_override_and_int_accepted_for_float():
+    cfg = load_preset("sparse-linear-quick", ["task.kwargs.k=3", "task.noise=1"])
+    assert cfg.task.kwargs["k"] == 3 and cfg.task.noise == 1.0 and isinstance(cfg.task.noise, float)
+
+
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ("model.n_layers=4", r"^model\.n_layers: unknown key; valid keys: n_layer"),
+        ("modle.n_layer=4", r"^modle: unknown key"),
+        ("train.lr=abc", r"^train\.lr: expected a number, got 'abc'"),
+        ("model.n_layer=2.5", r"^model\.n_layer: expected an integer"),
+        ("model.n_layer=true", r"^model\.n_layer: expected an integer"),
+        ("model.pos_emb=1", r"^model\.pos_emb: expected true or false"),
+        ("model.n_embd=130", r"^model\.n_embd: must be divisible by model\.n_head"),
+        ("train.schedule=linear", r"^train\.schedule: must be one of constant, cosine, wsd"),
+        ("train.lr=-1", r"^train\.lr: must be > 0"),
+        ("task.n_points=99", r"^model\.n_positions: must be >= task\.n_points=99"),
+        ("task.name=nope", r"unknown task 'nope'; valid tasks: linear, "),
+        ("task.kwargs.kk=3", r"^task\.kwargs\.kk: unknown argument of task 'linear'"),
+        ("task.d=0", r"task\.d"),
+        ("train.device=tpu", r"^train\.device: must be one of auto, cpu, cuda"),
+        ("model.n_layer.x=1", r"^model\.n_layer: is a value, not a table"),
+        ("model.n_layer", r"expected KEY=VALUE"),
+    ],
+)
+def test_bad_overrides_give_one_line_errors_naming_the_key(override, match):
+    with pytest.raises(ConfigError, match=match) as info:
+        load_preset("linear-quick", [override])
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_preset_lists_valid_names():
+    with pytest.raises(ConfigError, match=r"unknown preset 'nope'; valid presets: .*linear-quick"):
+        load_preset("nope")
+
+
+def test_strict_dict_loading():
+    data = config_to_dict(load_preset("linear-quick"))
+    data["train"]["bogus"] = 1
+    with pytest.raises(ConfigError, match=r"^train\.bogus: unknown key"):
+        config_from_dict(data)
+    with pytest.raises(ConfigError, match=r"^model: expected a table"):
+        config_from_dict({"model": 3})
+
+
+def test_frozen():
+    cfg = load_preset("linear-quick")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.seed = 3
+
+
+def test_hash_is_stable_and_ignores_device_and_logging():
+    a = load_preset("linear-quick")
+    assert config_hash(a) == config_hash(load_preset("linear-quick"))
+    assert len(config_hash(a)) == 12
+    same = load_preset("linear-quick", ["train.device=cpu", "train.log_every=7", "train.checkpoint_every=3",
+                                        "train.compile=true"])
+    assert config_hash(same) == config_hash(a)
+    for change in ("model.n_layer=3", "seed=1", "train.lr=1e-2", "task.kwargs.scale=2.0"):
+        assert config_hash(load_preset("linear-quick", [change])) != config_hash(a), change
+
+
+def test_config_file_toml_and_json(tmp_path):
+    toml = tmp_path / "run.toml"
+    toml.write_text('seed = 3\n[task]\nname = "linear"\nd = 3\nn_points = 7\n[model]\nn_layer = 1\nn_head = 1\n'
+                    'n_embd = 8\nn_positions = 7\n[train]\nsteps = 5\n')
+    cfg = load_config_file(toml, ["train.steps=6"])
+    assert cfg.seed == 3 and cfg.train.steps == 6 and cfg.task.d == 3
+    js = tmp_path / "config.json"
+    js.write_text(json.dumps(config_to_dict(cfg)))
+    assert load_config_file(js) == cfg
+    bad = tmp_path / "bad.toml"
+    bad.write_text("seed = = 3")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config_file(bad)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config_file(tmp_path / "missing.toml")
+
+
+def test_apply_overrides_does_not_mutate():
+    data = {"model": {"n_layer": 2}}
+    out = apply_overrides(data, ["model.n_layer=3"])
+    assert data["model"]["n_layer"] == 2 and out["model"]["n_layer"] == 3
