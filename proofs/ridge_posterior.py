@@ -61,8 +61,11 @@ def posterior_mean_is_ridge(lam, dimensions=DIMENSIONS) -> bool:
     return True
 
 
-def numeric(seed: int = 0) -> float:
-    """Max |ridge(lam = sigma^2/tau^2) - Gaussian posterior mean| over a few random problems."""
+def numeric(seed: int = 0, penalty=lambda s, t: s**2 / t**2) -> float:
+    """Max |ridge(lam = penalty(sigma, tau)) - Gaussian posterior mean| over a few random problems.
+
+    ``penalty`` is the claimed relation (correct: ``sigma^2 / tau^2``); a wrong one gives a large error.
+    """
     from estimators.bayes import GaussianPrior
     from estimators import ridge
 
@@ -71,7 +74,7 @@ def numeric(seed: int = 0) -> float:
     for d, k, s, t in [(3, 5, 0.5, 1.0), (6, 4, 0.3, 2.0), (4, 12, 1.5, 0.7)]:
         X = rng.standard_normal((k, d))
         y = rng.standard_normal(k)
-        w_ridge = ridge(X, y, lam=s**2 / t**2)
+        w_ridge = ridge(X, y, lam=penalty(s, t))
         prior = GaussianPrior(np.zeros(d), t**2 * np.eye(d))
         m = prior.posterior(X, y, noise=s**2).mean  # noise is the variance sigma^2
         worst = max(worst, float(np.max(np.abs(np.asarray(w_ridge) - np.asarray(m)))))
