@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from icl.evaluate import (
+    evaluate_model,
+    evaluate_run,
     error_curve,
     implicit_weight_distance,
     implicit_weights,
@@ -213,3 +215,79 @@ def test_implicit_weights_recover_the_toolkit_estimators(rng, name):
     w, b = implicit_weights(prefixes, cx, cy, probes)
     np.testing.assert_allclose(w, fit(cx, cy), atol=1e-9)
     np.testing.assert_allclose(b, 0.0, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------- evaluate_model / evaluate_run
+
+
+class _OLSAsModel:
+    """A stand-in 'model' whose predictions are least squares: every metric against OLS must be 0."""
+
+    class cfg:
+        n_positions = 9
+
+    def predict_prefixes(self, xs, ys):
+        import torch
+
+        from estimators import ols_prefixes
+
+        return torch.as_tensor(ols_prefixes(xs.double().numpy(), ys.double().numpy()))
+
+
+def test_evaluate_model_against_itself_is_zero():
+    from icl.tasks import get_task
+
+    task = get_task("linear", d=3, noise=0.0)
+    res = evaluate_model(_OLSAsModel(), task, n_prompts=200, seed=3, n_contexts=5, probes=False)
+    assert res["names"][0] == "transformer" and {"ols", "bayes", "averaging", "3-nn", "gd"} <= set(res["names"])
+    np.testing.assert_allclose(res["curves"]["transformer"][0], res["curves"]["ols"][0], atol=1e-5)
+    np.testing.assert_allclose(res["divergence"]["transformer"]["ols"], 0.0, atol=1e-8)
+    np.testing.assert_allclose(res["ilwd"]["ols"], 0.0, atol=1e-6)
+    assert res["report_ks"] == [1, 3, 6] and len(res["k"]) == 9
+    # the noiseless Bayes predictor is min-norm OLS; the zero-th prediction is the prior mean 0
+    np.testing.assert_allclose(res["curves"]["bayes"][0], res["curves"]["ols"][0], atol=1e-8)
+    assert res["curves"]["ols"][0][3] < 1e-10 < res["curves"]["averaging"][0][3]
+
+
+def test_evaluate_model_bad_input():
+    from icl.tasks import get_task
+
+    with pytest.raises(ValueError, match="n_points must be <= the model's n_positions = 9"):
+        evaluate_model(_OLSAsModel(), get_task("linear", d=3), n_prompts=10, n_points=12, probes=False)
+    with pytest.raises(ValueError, match="n_prompts must be >= 4"):
+        evaluate_model(_OLSAsModel(), get_task("linear", d=3), n_prompts=2, probes=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from icl.config import load_preset
+    from icl.train import train
+
+    cfg = load_preset("noisy-linear-quick", ["task.d=3", "task.n_points=7", "model.n_layer=1", "model.n_head=2",
+                                             "model.n_embd=16", "model.n_positions=7", "train.steps=20",
+                                             "train.batch_size=16", "train.warmup=2", "train.eval_prompts=16",
+                                             "train.device=\"cpu\""])
+    return train(cfg, tmp_path_factory.mktemp("run"), progress=False)
+
+
+def test_evaluate_run_writes_files_and_cli_prints_table(tiny_run, tmp_path, capsys):
+    import json
+
+    from icl.cli import main
+
+    res = evaluate_run(tiny_run, n_prompts=64, seed=2)
+    assert {"transformer", "ols", "ridge", "bayes"} <= set(res["curves"])
+    np.testing.assert_allclose(res["curves"]["ridge"][0], res["curves"]["bayes"][0], atol=1e-6)
+    assert set(res["probes"]) == {"w", "X^T y"} and len(res["probes"]["w"]) == 2  # embedding + 1 block
+    assert main(["eval", str(tiny_run), "--prompts", "64", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "transformer" in out and "err@k=3" in out and "probe R^2" in out
+    summary = json.loads((tmp_path / "eval.json").read_text())
+    assert summary["report_ks"] == [1, 3, 6] and "ridge" in summary["errors"]
+    with np.load(tmp_path / "eval.npz") as npz:
+        assert npz["err/transformer/mean"].shape == (7,) and "spd/transformer/ols" in npz.files
+    # another task with the same d: out-of-distribution evaluation
+    assert main(["eval", str(tiny_run), "--prompts", "32", "--task", "sign-vector", "--no-probes",
+                 "--out", str(tmp_path)]) == 0
+    assert main(["eval", str(tiny_run), "--prompts", "32", "--n-points", "50", "--out", str(tmp_path)]) == 2
+    assert "n_points must be <=" in capsys.readouterr().err

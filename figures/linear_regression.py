@@ -1,0 +1,238 @@
+"""Figure ``linear-regression``: a transformer against the linear baselines, noiseless and noisy.
+
+The setting of Garg et al. 2022 (Fig. 2) with the comparisons of Akyurek et al. 2023
+(Sec. 4): dense linear regression ``y = x^T w (+ noise)``, ``x ~ N(0, I_d)``,
+``w ~ N(0, I_d)``. Two transformers are trained (noiseless, and noise variance
+``sigma^2``), then scored on fresh evaluation prompts against least squares (OLS), ridge
+with the Bayes penalty ``lam = sigma^2 / tau^2``, the exact Bayes posterior mean, one
+step of gradient descent (learning rate tuned on separate prompts), 20 steps of gradient
+descent (rate tuned the same way), averaging and 3-nearest neighbours. Panels: normalised squared error against
+the number of in-context examples k (noiseless, noisy), and the prediction divergence
+(Akyurek's SPD) of the transformer from each baseline (noisy).
+
+Claims (measured, with verdicts):
+
+- noiseless: the transformer's error at k = 2d is within 0.05 (normalised) of OLS;
+- noisy: at k = d the transformer's predictions are closer (SPD) to Bayes ridge than to OLS;
+- noisy: at k = d its implicit weights are closer (ILWD) to ridge's than to OLS's.
+
+Seeds: run ``seed`` trains both models (training streams); evaluation prompts come from
+``eval_generator(1000 + seed)`` and the one-step-GD calibration prompts from
+``eval_generator(2000 + seed)`` (both disjoint from training and from each other).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+
+import numpy as np
+
+from figures import Claim
+
+NAME = "linear-regression"
+DESCRIPTION = "transformer vs OLS, Bayes ridge, GD, averaging, 3-NN on linear regression (Garg 2022 Fig. 2)"
+PAPER_GPU_TIME = "not measured here (no GPU); estimate: a few hours per run on one A100-class GPU, 2 runs of 500k steps"
+VERSION = 1
+
+_EVAL = {"eval_prompts": 2000, "n_contexts": 64, "probes": True}
+PRESETS = {
+    # a few dozen steps: for the test suite (the claims are computed but not expected to hold)
+    "tiny": {
+        "seed": 0, "base_preset": "linear-quick", "noise": 0.25,
+        "run": {"task.d": 3, "task.n_points": 7, "model.n_layer": 1, "model.n_head": 2, "model.n_embd": 16,
+                "model.n_positions": 7, "train.steps": 30, "train.batch_size": 16, "train.warmup": 5,
+                "train.eval_prompts": 16, "train.checkpoint_every": 30, "train.device": "cpu"},
+        "eval_prompts": 64, "n_contexts": 4, "probes": True,
+    },
+    # CPU minutes: d = 5, k up to 2d = 10 (the main job of `make demo`)
+    "quick": {
+        "seed": 0, "base_preset": "linear-quick", "noise": 0.25,
+        "run": {"model.n_layer": 3, "model.n_embd": 64, "train.steps": 2500},
+        **_EVAL,
+    },
+    # the paper's scale: d = 20, 41 points, 12 layers, 500k steps with the curriculum (GPU)
+    "paper": {"seed": 0, "base_preset": "linear-paper", "noise": 0.25, "run": {}, "eval_prompts": 10000,
+              "n_contexts": 256, "probes": True},
+}
+
+LABELS = {
+    "transformer": "transformer",
+    "ols": "least squares (OLS)",
+    "ridge": r"ridge, Bayes $\lambda=\sigma^2/\tau^2$",
+    "bayes": "exact Bayes (posterior mean)",
+    "gd-1step": "GD, 1 step (tuned rate)",
+    "gd": "GD, 20 steps (tuned rate)",
+    "averaging": "averaging",
+    "3-nn": "3-NN",
+}
+STYLES = {
+    "transformer": dict(color="black", lw=2.6, marker="o", ms=4, zorder=10),
+    "ols": dict(color="tab:blue", lw=1.8, ls="--"),
+    "ridge": dict(color="tab:red", lw=1.8),
+    "bayes": dict(color="tab:purple", lw=2.2, ls=":"),
+    "gd-1step": dict(color="tab:olive", lw=1.5, ls="--", marker="v", ms=4),
+    "gd": dict(color="tab:green", lw=1.5, ls="-."),
+    "averaging": dict(color="tab:orange", lw=1.5),
+    "3-nn": dict(color="tab:brown", lw=1.5, ls=":", marker="s", ms=3),
+}
+FLOOR, CEIL = 1e-3, 3.0  # y-axis range of the error panels (values outside are clipped to the frame)
+
+
+def _toml(value) -> str:
+    """A Python value as the TOML literal ``--set`` expects."""
+    return json.dumps(value) if isinstance(value, (bool, str)) else repr(value)
+
+
+def run_config(params: dict, noise: float):
+    """The resolved :class:`icl.config.RunConfig` of one of the figure's two runs."""
+    from icl.config import load_preset
+
+    sets = [f"{k}={_toml(v)}" for k, v in params["run"].items()]
+    return load_preset(params["base_preset"], [*sets, f"task.noise={_toml(float(noise))}", f"seed={params['seed']}"])
+
+
+def _settings(params: dict) -> dict[str, float]:
+    return {"noiseless": 0.0, "noisy": float(params["noise"])}
+
+
+def resolve(params: dict) -> dict:
+    """The parameters plus both resolved run configs (so a changed preset file invalidates the cache)."""
+    from icl.config import config_to_dict
+
+    return {**params, "resolved_runs": {s: config_to_dict(run_config(params, nz)) for s, nz in _settings(params).items()}}
+
+
+def tune_gd_lr(task, n_points: int, seed: int, steps: int, n_prompts: int = 1000) -> float:
+    """The GD rate (``steps`` steps from 0) minimising the mean squared error over k = 1..n-1.
+
+    Grid search on calibration prompts; a rate that diverges at small k loses, so the
+    tuned rate is stable at every prefix (the rate is per example: eta / k, see ``gd_prefixes``).
+    """
+    from estimators import gd_prefixes
+    from icl.tasks import eval_generator
+
+    batch = task.sample(n_prompts, n_points, eval_generator(seed))
+    xs, ys = batch.xs.double().numpy(), batch.ys.double().numpy()
+    grid = np.geomspace(0.01, 1.5, 40)
+    with np.errstate(over="ignore", invalid="ignore"):
+        losses = [np.mean((gd_prefixes(xs, ys, lr=lr, steps=steps)[:, 1:] - ys[:, 1:]) ** 2) for lr in grid]
+    return float(grid[int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan)))])
+
+
+def compute(params: dict, ctx) -> dict:
+    from estimators import gd_prefixes
+    from icl.evaluate import evaluate_model, format_table
+    from icl.tasks import make_task
+    from icl.train import load_model
+
+    out: dict = {}
+    for setting, noise in ctx.progress(_settings(params).items(), desc="runs"):
+        run_dir = ctx.train(run_config(params, noise))
+        model, cfg = load_model(run_dir)
+        task = make_task(cfg.task)
+        lr1, lr20 = (tune_gd_lr(task, cfg.task.n_points, 2000 + ctx.seed, steps) for steps in (1, 20))
+        extra = {"gd": partial(gd_prefixes, lr=lr20, steps=20), "gd-1step": partial(gd_prefixes, lr=lr1, steps=1)}
+        res = evaluate_model(model, task, n_prompts=params["eval_prompts"], n_points=cfg.task.n_points,
+                             seed=1000 + ctx.seed, extra=extra, n_contexts=params["n_contexts"], probes=params["probes"])
+        res["names"] = sorted(res["names"], key=lambda nm: list(LABELS).index(nm) if nm in LABELS else len(LABELS))
+        res.update(run_dir=str(run_dir), d=cfg.task.d, noise=noise, gd_lr={"1 step": lr1, "20 steps": lr20},
+                   table=format_table(res))
+        out[setting] = res
+    return out
+
+
+def _at(results: dict, setting: str, name: str, k: int) -> float:
+    return float(np.asarray(results[setting]["curves"][name][0])[k])
+
+
+def _ratio(a: float, b: float) -> float:
+    """a / b, with 0 / 0 = 1 (equally close) and a / 0 = inf."""
+    if b > 0:
+        return a / b
+    return 1.0 if a == 0 else float("inf")
+
+
+def claims(results: dict, params: dict) -> list:
+    free, noisy = results["noiseless"], results["noisy"]
+    d = int(free["d"])
+    k2 = min(2 * d, len(free["k"]) - 1)
+    gap = _at(results, "noiseless", "transformer", k2) - _at(results, "noiseless", "ols", k2)
+    kd = min(d, len(noisy["k"]) - 1)
+    spd = noisy["divergence"]["transformer"]
+    ratio = _ratio(float(np.asarray(spd["ridge"])[kd]), float(np.asarray(spd["ols"])[kd]))
+    ilwd_ks = list(noisy["ilwd_ks"])
+    il_ratio = float("nan")  # reported as not holding if k = d was not probed
+    if kd in ilwd_ks:
+        i = ilwd_ks.index(kd)
+        il_ratio = _ratio(noisy["ilwd"]["ridge"][i], noisy["ilwd"]["ols"][i])
+    return [
+        Claim("noiseless_gap_to_ols_at_2d", gap, 0.05, gap <= 0.05,
+              f"noiseless, k = 2d = {k2}: transformer error minus OLS error (normalised) is at most 0.05"),
+        Claim("noisy_spd_ridge_over_ols_at_d", ratio, 1.0, ratio < 1.0,
+              f"noise {noisy['noise']:g}, k = d = {kd}: SPD(transformer, Bayes ridge) / SPD(transformer, OLS) < 1"),
+        Claim("noisy_ilwd_ridge_over_ols_at_d", il_ratio, 1.0, bool(il_ratio < 1.0),
+              f"noise {noisy['noise']:g}, k = d = {kd}: ILWD(transformer, ridge) / ILWD(transformer, OLS) < 1"),
+    ]
+
+
+def summary(results: dict, params: dict) -> str:
+    parts = []
+    for setting in ("noiseless", "noisy"):
+        r = results[setting]
+        parts.append(f"[{setting}: d = {r['d']}, noise = {r['noise']:g}, {r['n_prompts']} eval prompts, "
+                     f"normalised error +- 95% half-width; "
+                     f"tuned GD rates: 1 step {r['gd_lr']['1 step']:.3f}, 20 steps {r['gd_lr']['20 steps']:.3f}]\n{r['table']}")
+    return "\n\n".join(parts)
+
+
+def _error_panel(ax, r: dict, title: str) -> None:
+    k = np.asarray(r["k"])
+    for name in r["names"]:
+        mean, lo, hi = (np.clip(np.asarray(a), FLOOR, CEIL) for a in r["curves"][name])
+        style = dict(STYLES.get(name, {}))
+        ax.plot(k, mean, label=LABELS.get(name, name), **style)
+        ax.fill_between(k, lo, hi, color=style.get("color"), alpha=0.12, lw=0)
+    _decorate(ax, r, title, "normalised squared error")
+    ax.set_ylim(FLOOR, CEIL)
+
+
+def _decorate(ax, r: dict, title: str, ylabel: str) -> None:
+    d = r["d"]
+    ax.set_yscale("log")
+    ax.axvline(d, color="0.5", ls=":", lw=1)
+    ax.text(d, 1.02, " k = d", transform=ax.get_xaxis_transform(), color="0.35", fontsize=9, ha="center")
+    ax.set_xlabel("in-context examples k")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=11, pad=14)
+    ax.set_xlim(0, len(r["k"]) - 1)
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def plot(results: dict, params: dict):
+    import matplotlib.pyplot as plt
+
+    free, noisy = results["noiseless"], results["noisy"]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.0), constrained_layout=True)
+    _error_panel(axes[0], free, f"(a) noiseless, d = {free['d']} (Bayes = OLS here)")
+    _error_panel(axes[1], noisy, rf"(b) noisy, $\sigma^2$ = {noisy['noise']:g}, d = {noisy['d']}")
+    k = np.asarray(noisy["k"])
+    for name in noisy["names"]:
+        if name == "transformer":
+            continue
+        spd = np.clip(np.asarray(noisy["divergence"]["transformer"][name]), FLOOR / 10, None)
+        ax = axes[2]
+        ax.plot(k[1:], spd[1:], label=LABELS.get(name, name), **STYLES.get(name, {}))
+    _decorate(axes[2], noisy, "(c) noisy: divergence of the transformer from each baseline",
+              "SPD(transformer, baseline) / E[y²]")
+    axes[2].set_xlim(1, len(k) - 1)
+    handles, labels = axes[0].get_legend_handles_labels()
+    h1, l1 = axes[1].get_legend_handles_labels()
+    for h, lab in zip(h1, l1):
+        if lab not in labels:
+            handles.append(h)
+            labels.append(lab)
+    fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=10, frameon=False)
+    fig.suptitle("In-context linear regression: transformer vs. baselines "
+                 "(mean over fresh prompts, shaded: 95% band; errors clipped to the axes)", fontsize=12)
+    return fig
