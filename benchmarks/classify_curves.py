@@ -1,0 +1,121 @@
+"""Batched logistic regression against a scikit-learn loop: the fits behind one learning curve.
+
+A learning curve (test error against the training size m, many seeds, several feature
+dimensions) is thousands of independent small fits. This script times, in one process and on
+the same data:
+
+* ``estimators.logistic_fit`` on all problems at once (numpy, and torch on the CPU);
+* a loop of ``sklearn.linear_model.LogisticRegression(C=C)`` fits, one per problem, with
+  scikit-learn's defaults (lbfgs, tol=1e-4), as a learning-curve script would run it;
+
+and reports the speed-up, the largest coefficient difference against that loop, and against
+a tight-tolerance scikit-learn fit on a subset (the batched solver is converged far below
+scikit-learn's default tolerance). The machine's load average is printed with the numbers:
+both sides are CPU-bound, so the ratio is what to read, not the seconds.
+
+Data: x ~ N(0, I_n); y ~ Bernoulli(sigmoid(x^T w)) with w ~ N(0, 4 I_n / n) (binary) or
+y = argmax(x^T W + Gumbel noise) (``--classes`` > 2).
+
+Run: ``python -m benchmarks.classify_curves [--problems 1000 --samples 200 --features 50]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+
+import numpy as np
+
+from estimators import logistic_fit
+
+
+def make_problems(problems: int, samples: int, features: int, classes: int, seed: int = 0):
+    """``problems`` independent classification data sets: X (B, m, n) float64, y (B, m) int64."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((problems, samples, features))
+    if classes == 2:
+        w = rng.standard_normal((problems, features)) * 2.0 / np.sqrt(features)
+        logits = np.einsum("bmn,bn->bm", X, w)
+        y = (rng.random((problems, samples)) < 1.0 / (1.0 + np.exp(-logits))).astype(np.int64)
+    else:
+        W = rng.standard_normal((problems, features, classes)) * 2.0 / np.sqrt(features)
+        y = np.argmax(X @ W + rng.gumbel(size=(problems, samples, classes)), axis=-1).astype(np.int64)
+    # every problem needs every class (regenerate the rare one-class problem's labels by flipping one)
+    for b in np.flatnonzero([len(np.unique(row)) < classes for row in y]):
+        y[b, :classes] = np.arange(classes)
+    return X, y
+
+
+def sklearn_loop(X, y, C: float, tol: float = 1e-4, max_iter: int = 100):
+    """One scikit-learn fit per problem; returns coef (B, K, n), intercept (B, K) and seconds."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    coefs, intercepts = [], []
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for b in range(X.shape[0]):
+            model = LogisticRegression(C=C, tol=tol, max_iter=max_iter).fit(X[b], y[b])
+            coefs.append(model.coef_)
+            intercepts.append(model.intercept_)
+    return np.stack(coefs), np.stack(intercepts), time.perf_counter() - t0
+
+
+def batched(X, y, C: float, backend: str):
+    """All problems in one ``logistic_fit`` call; returns coef, intercept (numpy) and seconds."""
+    if backend == "torch":
+        import torch
+
+        X, y = torch.from_numpy(X), torch.from_numpy(y)
+    t0 = time.perf_counter()
+    params = logistic_fit(X, y, C)
+    seconds = time.perf_counter() - t0
+    return np.asarray(params.coef), np.asarray(params.intercept), seconds
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problems", type=int, default=1000)
+    parser.add_argument("--samples", type=int, default=200, help="m, training samples per problem")
+    parser.add_argument("--features", type=int, default=50, help="n, features per problem")
+    parser.add_argument("--classes", type=int, default=2)
+    parser.add_argument("--C", type=float, default=1.0)
+    parser.add_argument("--repeat", type=int, default=2, help="batched runs (best is kept)")
+    parser.add_argument("--tight-subset", type=int, default=20, help="problems refit by sklearn at tol=1e-10")
+    parser.add_argument("--backends", default="numpy,torch")
+    args = parser.parse_args(argv)
+
+    X, y = make_problems(args.problems, args.samples, args.features, args.classes)
+    print(
+        f"{args.problems} logistic fits, m={args.samples}, n={args.features}, classes={args.classes}, C={args.C}; "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, load average {os.getloadavg()[0]:.1f}"
+    )
+    results = {}
+    for backend in args.backends.split(","):
+        runs = [batched(X, y, args.C, backend) for _ in range(args.repeat)]
+        results[backend] = min(runs, key=lambda r: r[2])
+    sk_coef, sk_int, sk_seconds = sklearn_loop(X, y, args.C)
+    for backend in args.backends.split(","):  # once more after sklearn, so load drifts hit both sides
+        run = batched(X, y, args.C, backend)
+        if run[2] < results[backend][2]:
+            results[backend] = run
+    k = args.tight_subset
+    tight_coef, tight_int, _ = sklearn_loop(X[:k], y[:k], args.C, tol=1e-10, max_iter=10000)
+
+    print(f"{'method':<32}{'seconds':>10}{'speed-up':>10}{'max |coef diff|':>18}{'vs tight (subset)':>20}")
+    print(f"{'sklearn loop (lbfgs, defaults)':<32}{sk_seconds:>10.2f}{1.0:>10.1f}{0.0:>18.1e}"
+          f"{np.max(np.abs(sk_coef[:k] - tight_coef)):>20.1e}")  # fmt: skip
+    for backend, (coef, intercept, seconds) in results.items():
+        diff = max(np.max(np.abs(coef - sk_coef)), np.max(np.abs(intercept - sk_int)))
+        tight = max(np.max(np.abs(coef[:k] - tight_coef)), np.max(np.abs(intercept[:k] - tight_int)))
+        print(f"{'logistic_fit batched (' + backend + ')':<32}{seconds:>10.2f}{sk_seconds / seconds:>10.1f}"
+              f"{diff:>18.1e}{tight:>20.1e}")  # fmt: skip
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    return results, sk_seconds
+
+
+if __name__ == "__main__":
+    main()
