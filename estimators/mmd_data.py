@@ -145,8 +145,9 @@ def hdgm(n: int, d: int = 10, rng: Any = 0, *, null: bool = False, size: int | N
 
 
 def _pairs(d: int) -> list:
-    """Distinct coordinate pairs: (0,1), (2,3), ... then (1,2), (3,4), ..."""
-    return [(2 * k, 2 * k + 1) for k in range(d // 2)] + [(2 * k + 1, 2 * k + 2) for k in range((d - 1) // 2)]
+    """All d (d - 1) / 2 coordinate pairs: (0,1), (2,3), ..., then (1,2), (3,4), ..., then the rest in order."""
+    first = [(2 * k, 2 * k + 1) for k in range(d // 2)] + [(2 * k + 1, 2 * k + 2) for k in range((d - 1) // 2)]
+    return first + [(a, b) for a in range(d) for b in range(a + 1, d) if (a, b) not in first]
 
 
 def _population_covs(d: int, K: int, rho: float) -> np.ndarray:
@@ -230,7 +231,7 @@ def multi_population(
     X ~ P, HDGM's null distribution (two modes, means 0 and 0.5 * 1_d, covariance I_d).
     Y: each point picks one of K populations uniformly; population k is HDGM's Q with
     the +-rho_K correlation on its own coordinate pair (k-th of (0,1), (2,3), ..., then
-    (1,2), (3,4), ...). ``rho_K = multi_population_rho(K, d, rho1)`` matches the overall
+    (1,2), (3,4), ..., then the other pairs in order). ``rho_K = multi_population_rho(K, d, rho1)`` matches the overall
     difficulty (population MMD^2 under a reference Gaussian kernel) across K; K = 1 with
     rho1 = 0.5 is exactly HDGM. Modes split the points in half as in :func:`hdgm`.
 
