@@ -119,8 +119,11 @@ def is_cpu(x: Any) -> bool:
     return str(getattr(dev, "type", None) or getattr(dev, "platform", None) or dev).startswith("cpu")
 
 
-def _lse_last(xp, a):
-    """(logsumexp over the last axis, softmax over it); all -inf rows give (-inf, 0)."""
+def _lse_last(xp, a, normalise=True):
+    """(logsumexp over the last axis, exp(a - max), and their sum); all -inf rows give -inf.
+
+    With ``normalise`` the second output is the softmax and the third is 1.
+    """
     mx = xp.max(a, axis=-1)
     mx_safe = xp.where(xp.isfinite(mx), mx, xp.zeros_like(mx))
     p = xp.exp(a - mx_safe[..., None])
@@ -128,7 +131,9 @@ def _lse_last(xp, a):
     pos = tot > 0
     tot_safe = xp.where(pos, tot, xp.ones_like(tot))
     lse = xp.where(pos, mx_safe + xp.log(tot_safe), xp.full_like(tot, -math.inf))
-    return lse, p / tot_safe[..., None]
+    if normalise:
+        return lse, p / tot_safe[..., None], xp.ones_like(tot)
+    return lse, p, tot_safe
 
 
 class Running:
@@ -162,7 +167,18 @@ class Running:
         self.L = xp.where(pos, mx + xp.log(tot_safe), xp.full_like(tot, -math.inf))
 
 
-def _kalman(xp, xs, ys, s_extra, mean, cov, support):
+def _matvec(xp, S, x):
+    """``Sx[i] = sum_j S[i, j] x[j]`` over trailing batch axes: S (k, k, B, C), x (k, B, C).
+
+    numpy's ``einsum`` avoids the (k, k, B, C) temporary; torch and jax use the plain
+    product and sum (torch's einsum permutes to a batched matmul and is far slower here).
+    """
+    if library_name(S) == "numpy":
+        return np.einsum("ijbc,jbc->ibc", S, x)
+    return xp.sum(S * x[None, ...], axis=1)
+
+
+def _kalman(xp, xs, ys, s_extra, mean, cov, support, need_state=True):
     """Run one chunk of Gaussian components over all points.
 
     xs (B, n, d), ys (B, n), s_extra (B, n); mean (C, k), cov (C, k, k), support (C, k) or None.
@@ -172,20 +188,23 @@ def _kalman(xp, xs, ys, s_extra, mean, cov, support):
     """
     B, n, d = xs.shape
     C, k = mean.shape
-    xt = xp.permute_dims(xs, (1, 2, 0))  # (n, d, B)
+    xt = xp.reshape(xp.permute_dims(xs, (1, 2, 0)), (n * d, B))  # reshape copies: contiguous over B
+    xt = xp.reshape(xt, (n, d, B))
     if support is None:
-        xc = xt[..., None]  # (n, d, B, 1), shared by the C components
+        xc = xp.broadcast_to(xt[..., None], (n, d, B, C))  # shared by the C components
     else:
         xc = xp.reshape(xp.take(xt, xp.reshape(support, (-1,)), axis=1), (n, C, k, B))
         xc = xp.permute_dims(xc, (0, 2, 3, 1))  # (n, k, B, C)
     m = xp.broadcast_to(xp.permute_dims(mean, (1, 0))[:, None, :], (k, B, C))
-    S = xp.broadcast_to(xp.permute_dims(cov, (1, 2, 0))[:, :, None, :], (k, k, B, C))
+    # a fresh array (not a broadcast view), so that the update below can run in place
+    S = xp.zeros((k, k, B, C), dtype=xs.dtype, device=array_api_compat.device(xs))
+    S = S + xp.permute_dims(cov, (1, 2, 0))[:, :, None, :]
     ll = xp.zeros((B, C), dtype=xs.dtype, device=array_api_compat.device(xs))
     yt, st = xp.permute_dims(ys, (1, 0))[..., None], xp.permute_dims(s_extra, (1, 0))[..., None]  # (n, B, 1)
     yhats, lls = [], []
     for i in range(n):
         x = xc[i]  # (k, B, C or 1)
-        Sx = xp.sum(S * x[None, ...], axis=1)  # (k, B, C)
+        Sx = _matvec(xp, S, x)  # (k, B, C)
         q = xp.sum(Sx * x, axis=0)  # x^T S x, (B, C)
         s = xp.where(q > 0, q, xp.zeros_like(q)) + st[i]
         yh = xp.sum(m * x, axis=0)  # (B, C)
@@ -195,7 +214,8 @@ def _kalman(xp, xs, ys, s_extra, mean, cov, support):
         ll = ll - 0.5 * (LOG_2PI + xp.log(s) + r * r / s)
         g = Sx / s
         m = m + g * r
-        S = S - g[:, None, ...] * Sx[None, ...]
+        if i < n - 1 or need_state:  # in place for numpy and torch; jax rebinds
+            S -= g[:, None, ...] * Sx[None, ...]
     m = xp.permute_dims(m, (1, 2, 0))  # (B, C, k)
     S = xp.permute_dims(S, (2, 3, 0, 1))  # (B, C, k, k)
     return xp.stack(yhats, axis=0), xp.stack(lls, axis=0), ll, m, S
@@ -243,15 +263,15 @@ def run(xs, ys, noise: float, chunks: Iterable[Chunk], *, m2: float, d_full: int
             mean = xp.asarray(ch.mean, dtype=dt, device=dev)
             cov = xp.asarray(ch.cov, dtype=dt, device=dev)
             sup = None if ch.support is None else xp.asarray(ch.support, device=dev)
-            yhat, llb, llt, m, S = _kalman(xp, xs, ys, s_extra, mean, cov, sup)
+            yhat, llb, llt, m, S = _kalman(xp, xs, ys, s_extra, mean, cov, sup, need_state=want_posterior)
         logw = lp + llb  # (n, B, C)
-        L, p = _lse_last(xp, logw)
-        pred_run.add(L, [xp.sum(p * yhat, axis=-1)])
+        L, p, tot = _lse_last(xp, logw, normalise=False)
+        pred_run.add(L, [xp.sum(p * yhat, axis=-1) / tot])
         if want_weights:
             logw_chunks.append(logw)
         if want_posterior:
             lwf = lp + llt  # (B, C)
-            Lf, pf = _lse_last(xp, lwf)
+            Lf, pf, _ = _lse_last(xp, lwf)
             final_chunks.append(lwf)
             if ch.points is not None:
                 mean_c = xp.matmul(pf, P)  # (B, d)

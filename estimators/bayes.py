@@ -147,7 +147,7 @@ class SparsePrior(_Prior):
             if sup.size == 0:
                 return
             C = sup.shape[0]
-            cov = np.broadcast_to(self.scale**2 * np.eye(self.k), (C, self.k, self.k))
+            cov = np.repeat(self.scale**2 * np.eye(self.k)[None], C, axis=0)
             yield engine.Chunk(np.full(C, lp), mean=np.zeros((C, self.k)), cov=cov, support=sup)
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
