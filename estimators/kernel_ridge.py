@@ -22,6 +22,7 @@ import numpy as np
 
 from ._array import _is_traced, check_array, check_fit_data, check_nonnegative, check_prompt, check_queries
 from ._array import library_name, namespace, solve_triangular, to_numpy
+from .kernels import _Kernel
 
 __all__ = [
     "KernelRidgeParams",
@@ -72,6 +73,8 @@ def _cholesky(xp, A: Any, fn: str, what: str = "K + lam I") -> Any:
     eps = _eps(A.dtype)
     if ok:
         d = to_numpy(xp.linalg.diagonal(L)).astype(np.float64)
+        if not np.all(np.isfinite(d)):
+            raise ValueError(f"{fn}: {what} contains NaN or infinite values; check the kernel and its inputs")
         cond = float(np.max((d.max(axis=-1) / d.min(axis=-1)) ** 2)) if d.min() > 0 else math.inf
         if cond > 1.0 / (1e3 * eps):
             warnings.warn(
@@ -81,7 +84,10 @@ def _cholesky(xp, A: Any, fn: str, what: str = "K + lam I") -> Any:
                 stacklevel=3,
             )
         return L
-    ev = np.linalg.eigvalsh(to_numpy(A).astype(np.float64))
+    A_np = to_numpy(A).astype(np.float64)
+    if not np.all(np.isfinite(A_np)):
+        raise ValueError(f"{fn}: {what} contains NaN or infinite values; check the kernel and its inputs")
+    ev = np.linalg.eigvalsh(A_np)
     top = max(float(np.abs(ev).max()), np.finfo(np.float64).tiny)
     low = float(ev.min())
     tol = 100 * n * eps * top
@@ -114,7 +120,9 @@ def _gram(xp, kernel, X: Any, fn: str) -> Any:
     n = X.shape[-2]
     if tuple(K.shape[-2:]) != (n, n):
         raise ValueError(f"{fn}: kernel(X, X) must have shape (..., {n}, {n}), got {tuple(K.shape)}")
-    check_array(K, "kernel(X, X)", fn, min_ndim=2)
+    namespace(X, K, fn=fn)
+    if not isinstance(kernel, _Kernel):  # the kernels of estimators.kernels give finite values on finite inputs
+        check_array(K, "kernel(X, X)", fn, min_ndim=2)
     return K
 
 
@@ -128,13 +136,12 @@ def _add_diag(xp, K: Any, value: float) -> Any:
 class KernelRidgeParams(NamedTuple):
     """A fitted kernel ridge model: ``f(x) = kernel(x, X) @ alpha``.
 
-    ``X`` (..., n, p) training inputs, ``alpha`` (..., n) dual weights, ``chol`` (..., n, n)
-    the lower Cholesky factor of ``K + lam I``, ``kernel`` and ``lam`` as given.
+    ``X`` (..., n, p) training inputs, ``alpha`` (..., n) dual weights, ``kernel`` and
+    ``lam`` as given.
     """
 
     X: Any
     alpha: Any
-    chol: Any
     kernel: Any
     lam: float
 
@@ -182,11 +189,39 @@ def kernel_ridge_fit(X: Any, y: Any, kernel: Any, lam: float = 1.0) -> KernelRid
     fn = "kernel_ridge_fit"
     xp = check_fit_data(X, y, fn)
     lam = check_nonnegative(lam, "lam", fn)
-    K = _gram(xp, kernel, X, fn)
-    L = _cholesky(xp, _add_diag(xp, K, lam), fn)
+    batch, (n, p) = tuple(X.shape[:-2]), tuple(X.shape[-2:])
+    size = math.prod(batch)
+    step = max(1, _CHUNK // (n * n)) if _chunkable(kernel) else size
+    if step >= size:
+        return KernelRidgeParams(X, _fit_block(xp, kernel, X, y, lam, fn), kernel, lam)
+    # Many problems: solve them in cache-sized blocks (same arithmetic, far less memory traffic).
+    Xf, yf = xp.reshape(X, (size, n, p)), xp.reshape(y, (size, n))
+    blocks = [_fit_block(xp, kernel, Xf[i : i + step], yf[i : i + step], lam, fn) for i in range(0, size, step)]
+    return KernelRidgeParams(X, xp.reshape(xp.concat(blocks, axis=0), batch + (n,)), kernel, lam)
+
+
+def _fit_block(xp, kernel, X, y, lam, fn):
+    """``alpha = (K + lam I)^{-1} y = L^{-T} L^{-1} y`` for a batch of problems, ``L L^T = K + lam I``."""
+    L = _cholesky(xp, _add_diag(xp, _gram(xp, kernel, X, fn), lam), fn)
+    if library_name(L) == "numpy":  # one LAPACK potrs call per problem instead of two triangular solves
+        from scipy.linalg import get_lapack_funcs
+
+        (potrs,) = get_lapack_funcs(("potrs",), (L,))
+        Lf, yf = L.reshape((-1,) + L.shape[-2:]), y.reshape((-1, y.shape[-1]))
+        out = np.stack([potrs(Lf[i], yf[i], lower=1)[0] for i in range(Lf.shape[0])])
+        return out.reshape(y.shape).astype(y.dtype, copy=False)
     z = solve_triangular(xp, L, y[..., None], lower=True)
-    alpha = solve_triangular(xp, L, z, lower=True, transpose=True)[..., 0]
-    return KernelRidgeParams(X, alpha, L, kernel, lam)
+    return solve_triangular(xp, L, z, lower=True, transpose=True)[..., 0]
+
+
+_CHUNK = 1 << 18  # kernel-matrix entries per block (2 MiB in float64)
+
+
+def _chunkable(kernel) -> bool:
+    """Blocks of a flattened batch are safe only for kernels without per-problem (array) parameters."""
+    return isinstance(kernel, _Kernel) and all(
+        not array_api_compat.is_array_api_obj(v) or getattr(v, "ndim", 1) == 0 for v in vars(kernel).values()
+    )
 
 
 def kernel_ridge_predict(params: KernelRidgeParams, Xq: Any) -> Any:

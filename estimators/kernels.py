@@ -57,14 +57,15 @@ def _points(X: Any, Y: Any, fn: str):
 
 def _sq_dist(xp, X: Any, Y: Any, same: bool) -> Any:
     """||x - y||^2 = ||x||^2 + ||y||^2 - 2 x.y, clamped at 0 (exact 0 on the diagonal when X is Y)."""
-    xx = xp.sum(X * X, axis=-1)[..., :, None]
-    yy = xp.sum(Y * Y, axis=-1)[..., None, :]
-    d2 = xx + yy - 2 * xp.matmul(X, xp.matrix_transpose(Y))
-    d2 = xp.where(d2 > 0, d2, xp.zeros_like(d2))
+    xx = xp.sum(X * X, axis=-1)[..., :, None]  # (..., n, 1)
+    yy = xp.sum(Y * Y, axis=-1)[..., :, None]  # (..., m, 1)
+    # one product of augmented points: [-2x, ||x||^2, 1] . [y, 1, ||y||^2] = ||x - y||^2
+    Xa = xp.concat([-2 * X, xx, xp.ones_like(xx)], axis=-1)
+    Ya = xp.concat([Y, xp.ones_like(yy), yy], axis=-1)
+    d2 = xp.clip(xp.matmul(Xa, xp.matrix_transpose(Ya)), min=0)
     if same:
         n = X.shape[-2]
-        eye = xp.eye(n, dtype=xp.bool, device=array_api_compat.device(X))
-        d2 = xp.where(eye, xp.zeros_like(d2), d2)
+        d2 = d2 * (1 - xp.eye(n, dtype=d2.dtype, device=array_api_compat.device(X)))
     return d2
 
 
@@ -156,7 +157,7 @@ class GaussianKernel(_Kernel):
 
     def _matrix(self, xp, X, Y, same):
         h = _bcast(xp, self.bandwidth, X)
-        return xp.exp(-_sq_dist(xp, X, Y, same) / (2 * h * h))
+        return xp.exp(_sq_dist(xp, X, Y, same) * (-0.5 / (h * h)))
 
 
 @dataclass(frozen=True, eq=False)

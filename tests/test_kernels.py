@@ -23,6 +23,7 @@ from sklearn.metrics.pairwise import euclidean_distances, polynomial_kernel, rbf
 
 from estimators import (
     FeatureKernel,
+    FourierKernel,
     GaussianKernel,
     LaplaceKernel,
     LinearKernel,
@@ -256,6 +257,10 @@ def test_bad_input_errors(rng):
         gp_posterior(X, y, k, -1.0, X)
     with pytest.raises(ValueError, match=r"kernel\(X, X\) must have shape"):
         kernel_ridge_fit(X, y, lambda A, B: A @ B.T[:, :3], 0.1)
+    with pytest.raises(ValueError, match=r"kernel\(X, X\) contains NaN or infinite values"):
+        kernel_ridge_fit(X, y, lambda A, B: k(A, B) * np.inf, 0.1)
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match=r"K \+ lam I contains NaN or infinite values"):
+        kernel_ridge_fit(1e3 * X, y, PolynomialKernel(200), 0.1)  # overflows to inf
     with pytest.raises(TypeError, match="kernel must be callable"):
         kernel_ridge_prefixes(X, y, "rbf", 0.1)
     with pytest.raises(TypeError, match="params must come from kernel_ridge_fit"):
@@ -279,3 +284,39 @@ def test_ill_conditioned_kernel_warns_and_stays_finite(rng, library):
     with pytest.warns(RuntimeWarning, match="ill-conditioned"):
         fit = kernel_ridge_fit(Xw, rng.normal(size=15), GaussianKernel(50.0), 0.0)
     assert np.all(np.isfinite(fit.alpha))
+
+
+# ------------------------------------------------------------------------------------
+# Fourier-feature GP = the Bayes predictor of the Fourier-series prior
+
+
+def test_fourier_kernel_is_the_fourier_feature_product(backend, rng):
+    from estimators.bayes import FourierFeatures
+
+    x, y = rng.uniform(-2, 2, size=(2, 7, 1)), rng.uniform(-2, 2, size=(2, 4, 1))
+    s = np.array([1.0, 0.5, 0.25, 0.125])
+    phi = FourierFeatures(3, 0.8)(x), FourierFeatures(3, 0.8)(y)
+    ref = phi[0] @ np.diag(np.r_[s, s[1:]]) @ np.swapaxes(phi[1], -1, -2)
+    K = FourierKernel(3, 0.8, s)(backend(x), backend(y))
+    np.testing.assert_allclose(backend.numpy(K), ref, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="FourierKernel: inputs must have one feature"):
+        FourierKernel(3)(rng.normal(size=(4, 2)))
+    with pytest.raises(ValueError, match="FourierKernel: variances must be a float or 4 values"):
+        FourierKernel(3, variances=[1.0, 2.0])
+
+
+def test_fourier_gp_posterior_mean_is_the_feature_prior_bayes_predictor(rng):
+    from estimators.bayes import FeaturePrior, FourierFeatures, GaussianPrior
+
+    N, L, tau2, noise = 4, 1.5, 0.7, 0.05
+    prior = FeaturePrior(FourierFeatures(N, L), GaussianPrior.isotropic(2 * N + 1, tau2))
+    coefs = prior.sample(3, rng)
+    xs = rng.uniform(-L, L, size=(3, 15, 1))
+    ys = prior.evaluate(xs, coefs) + np.sqrt(noise) * rng.normal(size=(3, 15))
+    kernel = FourierKernel(N, L, tau2)
+    np.testing.assert_allclose(kernel_ridge_prefixes(xs, ys, kernel, noise), prior.predict_prefixes(xs, ys, noise),
+                               rtol=1e-8, atol=1e-10)
+    xq = rng.uniform(-L, L, size=(3, 5, 1))
+    post = gp_posterior(xs, ys, kernel, noise, xq)
+    mean_w = prior.posterior(xs, ys, noise).mean  # (3, 2N + 1)
+    np.testing.assert_allclose(post.mean, prior.evaluate(xq, mean_w), rtol=1e-8, atol=1e-10)
