@@ -22,7 +22,7 @@ from typing import Callable
 
 import sympy as sp
 
-__all__ = ["Lemma", "Result", "is_zero", "symbol_matrix", "symmetric_matrix", "gaussian_logpdf"]
+__all__ = ["Lemma", "Result", "is_zero", "replace_scalar_form", "symbol_matrix", "symmetric_matrix", "gaussian_logpdf"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,40 @@ def is_zero(expr) -> bool:
     if sp.cancel(sp.together(expanded)) == 0:
         return True
     return sp.simplify(expanded) == 0
+
+
+def replace_scalar_form(expr, pattern, value):
+    """Expand a matrix expression and replace every run of factors ``pattern`` by the scalar ``value``.
+
+    For a run of factors whose product is ``value`` times an identity: a 1 x 1 product such as
+    ``x^T A^{-1} x``, or ``M M^{-1}``. Matrix-symbol algebra cannot divide by a 1 x 1 product, so
+    a proof names it with a scalar symbol (``c = 1 + x^T A^{-1} x``) and, after expanding, this
+    replaces each occurrence of the factors ``(x^T, A^{-1}, x)`` inside a product by ``c - 1``.
+    Valid because such a product acts as a scalar and commutes with everything.
+
+    Examples
+    --------
+    >>> d = sp.Symbol("d", integer=True, positive=True)
+    >>> A, x = sp.MatrixSymbol("A", d, d), sp.MatrixSymbol("x", d, 1)
+    >>> c = sp.Symbol("c", positive=True)
+    >>> replace_scalar_form((A + x * x.T) * (A.I - A.I * x * x.T * A.I / c), (x.T, A.I, x), c - 1)
+    I
+    """
+    expr = sp.expand(expr)
+    terms = expr.args if isinstance(expr, sp.MatAdd) else (expr,)
+    rebuilt = []
+    for term in terms:
+        factors = term.args if isinstance(term, sp.MatMul) else (term,)
+        coeff = sp.Mul(*[f for f in factors if not isinstance(f, sp.MatrixExpr)])
+        matrices = [f for f in factors if isinstance(f, sp.MatrixExpr)]
+        kept, i = [], 0
+        while i < len(matrices):
+            if tuple(matrices[i : i + len(pattern)]) == tuple(pattern):
+                coeff, i = coeff * value, i + len(pattern)
+            else:
+                kept, i = kept + [matrices[i]], i + 1
+        rebuilt.append(sp.MatMul(coeff, *kept) if kept else coeff)
+    return sp.expand(sp.MatAdd(*rebuilt)).doit()
 
 
 def symbol_matrix(name: str, rows: int, cols: int, **assumptions) -> sp.Matrix:

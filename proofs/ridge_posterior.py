@@ -9,8 +9,12 @@ i.e. the ridge solution. Proof: the log posterior is, up to a w-free constant,
 ``L(w) = -||y - X w||^2 / (2 sigma^2) - ||w||^2 / (2 tau^2)``; it equals
 ``-(w - m)^T A (w - m) / 2`` up to a w-free constant iff the gradient of their difference,
 ``X^T y / sigma^2 - A m``, vanishes identically. The symbolic check differentiates that
-difference for explicit dimensions (d, k) = (2, 3) and (3, 2) (all entries of X, y free real
-symbols; sigma, tau positive) and reduces every gradient entry to zero with ``cancel``.
+difference (a) for **general d and k** with sympy ``MatrixSymbol`` X, y, w: with ``M`` standing for
+``X^T X + lam I`` (so ``m = M^{-1} X^T y``), ``X^T X`` is rewritten as ``M - lam I``, each ``M M^{-1}``
+is replaced by I, and the gradient must expand to ``ZeroMatrix`` (for a wrong lam it leaves
+``(lam - sigma^2/tau^2) / sigma^2 M^{-1} X^T y``); and (b) entrywise for explicit dimensions
+(d, k) = (2, 3) and (3, 2) (all entries of X, y free real symbols; sigma, tau positive),
+reducing every gradient entry to zero with ``cancel``.
 It is a function of the claimed penalty, so ``lam = sigma / tau`` is shown *not* to hold.
 
 Source. Akyurek et al. 2023, "What learning algorithm is in-context learning?", section 2
@@ -26,13 +30,34 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ._lemma import Lemma, is_zero, symbol_matrix
+from ._lemma import Lemma, is_zero, replace_scalar_form, symbol_matrix
 
-__all__ = ["LEMMA", "check", "posterior_mean_is_ridge", "numeric"]
+__all__ = ["LEMMA", "check", "posterior_mean_is_ridge_general_d", "posterior_mean_is_ridge", "numeric"]
 
 sigma, tau = sp.symbols("sigma tau", positive=True)
 CORRECT_LAM = sigma**2 / tau**2
 DIMENSIONS = ((2, 3), (3, 2))  # (d, k): more points than dimensions, and fewer
+
+
+def posterior_mean_is_ridge_general_d(lam) -> bool:
+    """For any k and d: the log posterior minus ``-(w - m)^T A (w - m) / 2`` has zero gradient in w.
+
+    Examples
+    --------
+    >>> posterior_mean_is_ridge_general_d(sigma**2 / tau**2)
+    True
+    >>> posterior_mean_is_ridge_general_d(sigma / tau)
+    False
+    """
+    k, d = sp.symbols("k d", integer=True, positive=True)
+    X, y, w = sp.MatrixSymbol("X", k, d), sp.MatrixSymbol("y", k, 1), sp.MatrixSymbol("w", d, 1)
+    M, M_inv = sp.MatrixSymbol("M", d, d), sp.MatrixSymbol("M^{-1}", d, d)  # M = X^T X + lam I
+    m = M_inv * X.T * y  # ridge with the claimed penalty
+    A = X.T * X / sigma**2 + sp.Identity(d) / tau**2  # posterior precision
+    r = y - X * w
+    difference = -(r.T * r) / (2 * sigma**2) - (w.T * w) / (2 * tau**2) + (w - m).T * A * (w - m) / 2
+    gradient = sp.expand(difference.diff(w)).subs(X.T * X, M - lam * sp.Identity(d))
+    return is_zero(replace_scalar_form(gradient, (M, M_inv), 1))
 
 
 def posterior_mean_is_ridge(lam, dimensions=DIMENSIONS) -> bool:
@@ -85,7 +110,7 @@ LEMMA = Lemma(
     name="ridge = Gaussian posterior mean",
     statement="w ~ N(0, tau^2 I), y ~ N(Xw, sigma^2 I)  =>  E[w | X, y] = (X^T X + lam I)^{-1} X^T y, lam = sigma^2/tau^2",
     source="Akyurek et al. 2023, sec. 2",
-    symbolic=lambda: posterior_mean_is_ridge(CORRECT_LAM),
+    symbolic=lambda: posterior_mean_is_ridge_general_d(CORRECT_LAM) and posterior_mean_is_ridge(CORRECT_LAM),
     numeric=numeric,
     tolerance=1e-10,
     backed_by="estimators.linear.ridge vs estimators.bayes.GaussianPrior.posterior",

@@ -11,12 +11,16 @@ Statement. (a) For invertible A and a vector x with ``1 + x^T A^{-1} x != 0``,
 keeps the invariant ``P_k = (lam I + X_k^T X_k)^{-1}``, ``w_k = P_k X_k^T y_k``: after k pairs
 ``w_k`` is the ridge solution on the first k pairs, for every k.
 
-Proof. (a) With ``B = A^{-1}`` it suffices that ``B (A + x x^T) M = (I + B x x^T) M = B`` for the
-claimed inverse M; checked for a general (non-symmetric) B in explicit dimension d = 3.
-(b) Induction on k. Base: ``P_0 = I/lam = (lam I + 0)^{-1}`` and ``w_0 = 0 = P_0 0``. Step: with a
-generic symmetric P (standing for P_k), generic c (for ``X_k^T y_k``) and ``w = P c``, the update
-gives ``P' = (P^{-1} + x x^T)^{-1}`` by (a), and the symbolic check shows
-``w' - P' (c + y x) = 0`` in explicit dimension d = 3. As a direct confirmation, the recursion
+Proof. (a) For **general d** with sympy ``MatrixSymbol`` A and x: the scalar
+``c = 1 + x^T A^{-1} x`` is named by a symbol, ``(A + x x^T) M - I`` is expanded and each 1 x 1
+factor ``x^T A^{-1} x`` is replaced by ``c - 1`` (:func:`proofs._lemma.replace_scalar_form`); the
+result is ``ZeroMatrix``. Also checked entrywise for a general (non-symmetric) 3 x 3 matrix via
+``B = A^{-1}``: ``B (A + x x^T) M = (I + B x x^T) M = B``.
+(b) Induction on k. Base: ``P_0 = I/lam = (lam I + 0)^{-1}`` and ``w_0 = 0 = P_0 0``. Step: with P
+standing for P_k, c for ``X_k^T y_k`` and ``w = P c``, the update gives ``P' = (P^{-1} + x x^T)^{-1}``
+by (a), and ``w' - P' (c + y x) = 0``: shown for general d with matrix symbols (the 1 x 1
+factor ``x^T P x`` replaced by ``s - 1``, ``s = 1 + x^T P x``) and entrywise for a symmetric P in
+explicit dimension d = 3. As a direct confirmation, the recursion
 is also unrolled from ``P_0 = I/lam`` for d = 2 and three points and compared with ridge on
 each prefix (k = 1, 2, 3). The unrolled check is a function of the initial P, so starting
 from ``P_0 = lam I`` is shown to fail.
@@ -33,11 +37,58 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ._lemma import Lemma, is_zero, symbol_matrix, symmetric_matrix
+from ._lemma import Lemma, is_zero, replace_scalar_form, symbol_matrix, symmetric_matrix
 
-__all__ = ["LEMMA", "check", "sherman_morrison_holds", "rls_step_keeps_ridge", "rls_unrolled_is_ridge", "numeric"]
+__all__ = [
+    "LEMMA",
+    "check",
+    "sherman_morrison_general_d",
+    "rls_step_general_d",
+    "sherman_morrison_holds",
+    "rls_step_keeps_ridge",
+    "rls_unrolled_is_ridge",
+    "numeric",
+]
 
 lam = sp.Symbol("lam", positive=True)
+
+
+def sherman_morrison_general_d(claimed_denominator_offset=1) -> bool:
+    """(A + x x^T) (A^{-1} - A^{-1} x x^T A^{-1} / c) = I with ``c = offset + x^T A^{-1} x``, any d.
+
+    Examples
+    --------
+    >>> sherman_morrison_general_d()
+    True
+    >>> sherman_morrison_general_d(claimed_denominator_offset=0)
+    False
+    """
+    d = sp.Symbol("d", integer=True, positive=True)
+    A, x = sp.MatrixSymbol("A", d, d), sp.MatrixSymbol("x", d, 1)
+    c = sp.Symbol("c", positive=True)  # stands for offset + x^T A^{-1} x
+    claimed_inverse = A.I - A.I * x * x.T * A.I / c
+    product = replace_scalar_form((A + x * x.T) * claimed_inverse - sp.Identity(d), (x.T, A.I, x),
+                                  c - claimed_denominator_offset)
+    return is_zero(product)
+
+
+def rls_step_general_d() -> bool:
+    """Induction step for any d: if w = P c, one RLS update gives w' = P' (c + y x).
+
+    Examples
+    --------
+    >>> rls_step_general_d()
+    True
+    """
+    d = sp.Symbol("d", integer=True, positive=True)
+    P, c, x = sp.MatrixSymbol("P", d, d), sp.MatrixSymbol("c", d, 1), sp.MatrixSymbol("x", d, 1)
+    y = sp.Symbol("y", real=True)
+    s = sp.Symbol("s", positive=True)  # stands for 1 + x^T P x
+    w = P * c
+    g = P * x / s
+    w_next = w + g * (y * sp.Identity(1) - x.T * w)
+    P_next = P - g * x.T * P
+    return is_zero(replace_scalar_form(w_next - P_next * (c + y * x), (x.T, P, x), s - 1))
 
 
 def sherman_morrison_holds(d: int = 3) -> bool:
@@ -124,7 +175,13 @@ def numeric(seed: int = 2) -> float:
 
 
 def _symbolic() -> bool:
-    return sherman_morrison_holds() and rls_step_keeps_ridge() and rls_unrolled_is_ridge()
+    return (
+        sherman_morrison_general_d()
+        and rls_step_general_d()
+        and sherman_morrison_holds()
+        and rls_step_keeps_ridge()
+        and rls_unrolled_is_ridge()
+    )
 
 
 LEMMA = Lemma(

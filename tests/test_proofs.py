@@ -63,10 +63,12 @@ def test_module_doctests_pass(name):
 
 
 def test_ridge_with_lam_sigma_over_tau_is_not_the_posterior_mean():
-    from proofs.ridge_posterior import CORRECT_LAM, posterior_mean_is_ridge, sigma, tau
+    from proofs.ridge_posterior import CORRECT_LAM, posterior_mean_is_ridge, posterior_mean_is_ridge_general_d, sigma, tau
 
-    assert _result("ridge_posterior").symbolic is True  # the same checker with lam = sigma^2 / tau^2
+    assert _result("ridge_posterior").symbolic is True  # the same checkers with lam = sigma^2 / tau^2
     assert CORRECT_LAM == sigma**2 / tau**2
+    assert posterior_mean_is_ridge_general_d(sigma / tau) is False
+    assert posterior_mean_is_ridge_general_d(sigma**2 / tau) is False
     assert posterior_mean_is_ridge(sigma / tau) is False
     assert posterior_mean_is_ridge(tau**2 / sigma**2, dimensions=((2, 1),)) is False
 
@@ -103,6 +105,7 @@ def test_a_lemma_built_on_the_wrong_penalty_is_reported_as_failed_and_main_exits
     [
         ("push_through", lambda m: m.primal_equals_dual(2 * m.lam, dimensions=((2, 1),))),
         ("sherman_morrison_rls", lambda m: m.rls_unrolled_is_ridge(P0=m.lam * sp.eye(1), d=1, n=2)),
+        ("sherman_morrison_rls", lambda m: m.sherman_morrison_general_d(claimed_denominator_offset=0)),
         ("ridge_limit", lambda m: m.ridge_limit_is(lambda X, y: X.T * y / X.shape[0], dimensions=((2, 1),))),
         ("ols_error", lambda m: m.ols_error_is(lambda d, k: d - k + 1, dimensions=((1, 2),))),
         ("attention_gd", lambda m: m.lsa_is_gd_step(value_scale=sp.Integer(1), explicit=())),
