@@ -219,6 +219,11 @@ class GaussianPrior(_Prior):
     mean : array of shape (d,)
     cov : array of shape (d, d), symmetric positive semi-definite
 
+    References
+    ----------
+    Garg et al. 2022, section 3 (least squares as the noiseless Bayes predictor); Akyurek et al. 2023,
+    section 3 (ridge with lam = sigma^2 / tau^2); REFERENCE.md section 2 (Kalman form).
+
     Examples
     --------
     >>> import numpy as np
@@ -274,6 +279,11 @@ class MixturePrior(_Prior):
     components : list of GaussianPrior, all of the same d
     weights : array of shape (C,), non-negative, summing to one
     chunk_size, memory_budget : optional, components per chunk and bytes per call
+
+    References
+    ----------
+    Panwar et al. 2024, In-context learning through the Bayesian prism, section 4 (Gaussian-mixture
+    tasks); Zhang et al. 2023, What and how does in-context learning learn (BMA).
 
     Examples
     --------

@@ -21,7 +21,7 @@ before the update with pair i)::
 Noise floor. With ``noise = 0`` the predictive variance ``s_i`` can vanish. The engine
 uses ``s_i = max(x_i^T S x_i, 0) + max(noise, floor_i)`` with
 ``floor_i = rtol * ||x_i||^2 * tr(E[w w^T]) / d`` (``rtol = 1e-13`` when computing in
-float64, ``1e-5`` in float32), i.e. a relative jitter far below any noise a task uses.
+float64, ``1e-6`` in float32), i.e. a relative jitter far below any noise a task uses.
 Noise variances above the floor are used exactly.
 
 What does not live here: validation and the prior objects (:mod:`estimators.bayes`).
@@ -40,7 +40,7 @@ from ._array import library_name
 
 LOG_2PI = math.log(2.0 * math.pi)
 #: Relative noise floor (see the module docstring), by the bit width of the compute dtype.
-FLOOR_RTOL = {64: 1e-13, 32: 1e-5}
+FLOOR_RTOL = {64: 1e-13, 32: 1e-6}
 #: Default memory budget (bytes) of one call; priors take ``memory_budget=`` to change it.
 DEFAULT_MEMORY_BUDGET = 2**30
 #: On a CPU, automatic chunks keep one working array near this size (bytes) so it stays in cache.

@@ -66,6 +66,11 @@ class FinitePrior(_Prior):
     pool : array of shape (M, d)
     chunk_size, memory_budget : optional, tasks per chunk and bytes per call
 
+    References
+    ----------
+    Raventos et al. 2023, Pretraining task diversity and the emergence of non-Bayesian in-context
+    learning for regression, section 2 (dMMSE).
+
     Examples
     --------
     >>> import numpy as np
@@ -109,6 +114,11 @@ class SparsePrior(_Prior):
     runs a k-dimensional Kalman filter (Garg et al. 2022, section 4 sparse linear
     functions; Panwar et al. 2024, section 3). Component ``c`` is the c-th support of
     ``itertools.combinations(range(d), k)``, listed by :attr:`supports`.
+
+    References
+    ----------
+    Garg et al. 2022, What can transformers learn in-context?, section 4 (sparse linear functions);
+    Panwar et al. 2024, section 3.
 
     Examples
     --------
@@ -173,6 +183,10 @@ class SignPrior(_Prior):
     ``weights_prefixes`` / ``posterior`` refuse with a ValueError, before allocating,
     when their (..., C) outputs exceed ``memory_budget``. More than ``max_components``
     components (default 2^24) are refused outright.
+
+    References
+    ----------
+    Panwar et al. 2024, In-context learning through the Bayesian prism, section 3 (sign-vector regression).
 
     Examples
     --------
@@ -273,6 +287,10 @@ class FeaturePrior:
     feature_map : callable mapping (..., n, p) to (..., n, D) in the same library
     prior : GaussianPrior or MixturePrior (or any prior of this module) over R^D
 
+    References
+    ----------
+    Panwar et al. 2024, section 5 (Fourier series and the simplicity bias).
+
     Examples
     --------
     >>> import numpy as np
@@ -341,6 +359,10 @@ def fourier_mixture_prior(max_freq: int, period_length: float = 1.0, scale: floa
     the constant and of cos/sin up to frequency N are ``N(0, scale^2)`` and those above N are
     0 (zero-variance directions). The exact predictor is BMA over N (Panwar et al. 2024,
     section 5); ``weights_prefixes`` gives the posterior over N (component N - 1).
+
+    References
+    ----------
+    Panwar et al. 2024, In-context learning through the Bayesian prism, section 5.
 
     Examples
     --------

@@ -476,3 +476,26 @@ def test_sign_prior_d20_streams_over_a_million_components(rng):
         logs = -np.sum((ys[0, :k, None] - xs[0, :k] @ W.T) ** 2, axis=0) / (2 * noise)
         beta = np.exp(logs - logsumexp(logs))
         np.testing.assert_allclose(got[0, k], xs[0, k] @ (beta @ W), atol=1e-10)
+
+
+def test_jax_without_x64_computes_in_float32():
+    """jax without jax_enable_x64 cannot upcast: the float32 path (floor rtol 1e-6) identifies w from d + 2 points."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, jax, jax.numpy as jnp\n"
+        "jax.config.update('jax_enable_x64', False)\n"
+        "from estimators.bayes import GaussianPrior, SparsePrior\n"
+        "rng = np.random.default_rng(0)\n"
+        "for prior in (GaussianPrior.isotropic(4), SparsePrior(4, 2)):\n"
+        "    w = prior.sample(50, rng); xs = rng.standard_normal((50, 8, 4))\n"
+        "    ys = np.einsum('bnd,bd->bn', xs, w)\n"
+        "    got = prior.predict_prefixes(jnp.asarray(xs, dtype=jnp.float32), jnp.asarray(ys, dtype=jnp.float32), 0.0)\n"
+        "    assert got.dtype == jnp.float32, got.dtype\n"
+        "    err = float(np.max(np.abs(np.asarray(got)[:, 6:] - ys[:, 6:])) / np.sqrt(np.mean(ys ** 2)))\n"
+        "    assert err < 1e-3, err\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
