@@ -164,7 +164,7 @@ def replace_scalar_form(expr, pattern, value):
                 coeff, i = coeff * value, i + len(pattern)
             else:
                 kept, i = kept + [matrices[i]], i + 1
-        rebuilt.append(sp.MatMul(coeff, *kept) if kept else coeff)
+        rebuilt.append(sp.MatMul(coeff, *kept) if kept else coeff * sp.Identity(pattern[0].shape[0]))
     return sp.expand(sp.MatAdd(*rebuilt)).doit()
 
 

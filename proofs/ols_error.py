@@ -9,7 +9,11 @@ Statement. Let ``w ~ N(0, I_d)``, ``y = X w`` (no noise) with X (k x d) of full 
 the trace of the projection onto the orthogonal complement of the row space of X.
 
 Proof. ``E_x[x x^T] = I`` and ``E_w[w^T M w] = tr(M)`` (second moments of standard Gaussians)
-give the first equality. The symbolic check then verifies, for explicit dimensions
+give the first equality. For **general k < d** (``d = k + j``, j >= 1) with sympy ``MatrixSymbol``
+X, G (standing for ``X X^T``, symmetric) and G^{-1}: ``(I - P)^T (I - P)`` expands to ``I - P``
+after ``X X^T -> G`` and ``G^{-1} G -> I``; its trace is ``d - tr(X^T G^{-1} X)``, and one cyclic
+rotation of the trace, ``tr(X^T G^{-1} X) = tr(G^{-1} X X^T) = tr(I_k) = k``, gives ``d - k``.
+The symbolic check also verifies, for explicit dimensions
 (k, d) in {(1, 3), (2, 3), (2, 4), (3, 2)} with all entries of X free symbols, that
 ``P^2 = P``, ``P^T = P``, ``tr P = min(k, d)`` and ``tr((I - P)^T (I - P)) - (d - min(k, d))``
 reduces to 0 (written as ``P = N / det(X X^T)`` with the adjugate, each identity times a power
@@ -28,9 +32,9 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ._lemma import Lemma, symbol_matrix
+from ._lemma import Lemma, is_zero, replace_scalar_form, symbol_matrix
 
-__all__ = ["LEMMA", "check", "ols_error_is", "numeric"]
+__all__ = ["LEMMA", "check", "ols_error_general", "ols_error_is", "numeric"]
 
 DIMENSIONS = ((1, 3), (2, 3), (2, 4), (3, 2))  # (k, d)
 
@@ -48,6 +52,39 @@ def _vanishes(expr) -> bool:
     """A polynomial (scalar or matrix) that expands to 0."""
     entries = expr if isinstance(expr, sp.MatrixBase) else [expr]
     return all(sp.expand(e) == 0 for e in entries)
+
+
+def _rotate_trace(expr):
+    """tr(A_1 A_2 ... A_n) -> tr(A_2 ... A_n A_1) for every trace of a product in ``expr`` (cyclicity)."""
+    return expr.replace(
+        lambda e: isinstance(e, sp.Trace) and isinstance(e.arg, sp.MatMul),
+        lambda e: sp.Trace(sp.MatMul(*e.arg.args[1:], e.arg.args[0])),
+    )
+
+
+def ols_error_general(formula=lambda d, k: d - min(k, d)) -> bool:
+    """For any k < d: tr((I - P)^T (I - P)) = formula(d, k) with P = X^T (X X^T)^{-1} X.
+
+    Examples
+    --------
+    >>> ols_error_general()
+    True
+    >>> ols_error_general(lambda d, k: d - k + 1)
+    False
+    """
+    k, j = sp.symbols("k j", integer=True, positive=True)
+    d = k + j  # k < d
+    X = sp.MatrixSymbol("X", k, d)
+    G, G_inv = sp.MatrixSymbol("G", k, k), sp.MatrixSymbol("G^{-1}", k, k)  # G = X X^T (symmetric)
+    P = X.T * G_inv * X
+    residual = sp.Identity(d) - P
+    gram = sp.expand(sp.expand(residual.T * residual).subs(G_inv.T, G_inv)).subs(X * X.T, G)
+    gram = replace_scalar_form(gram, (G_inv, G), 1)
+    if not is_zero(gram - residual):  # (I - P)^T (I - P) = I - P
+        return False
+    trace = _rotate_trace(sp.Trace(gram).doit()).subs(X * X.T, G)
+    trace = trace.replace(lambda e: isinstance(e, sp.Trace), lambda e: sp.Trace(replace_scalar_form(e.arg, (G_inv, G), 1)))
+    return sp.simplify(trace.doit() - formula(d, k)) == 0
 
 
 def ols_error_is(formula=lambda d, k: d - min(k, d), dimensions=DIMENSIONS) -> bool:
@@ -97,7 +134,7 @@ LEMMA = Lemma(
     name="noiseless OLS error = d - k",
     statement="w, x ~ N(0, I_d), y = X w, k < d: E[(x^T w - x^T X^+ y)^2] = tr(I - X^+ X) = d - k (0 for k >= d)",
     source="Garg et al. 2022, sec. 3",
-    symbolic=ols_error_is,
+    symbolic=lambda: ols_error_general() and ols_error_is(),
     numeric=numeric,
     tolerance=1e-9,
     backed_by="estimators.linear.ols",

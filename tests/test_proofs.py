@@ -108,6 +108,7 @@ def test_a_lemma_built_on_the_wrong_penalty_is_reported_as_failed_and_main_exits
         ("sherman_morrison_rls", lambda m: m.sherman_morrison_general_d(claimed_denominator_offset=0)),
         ("ridge_limit", lambda m: m.ridge_limit_is(lambda X, y: X.T * y / X.shape[0], dimensions=((2, 1),))),
         ("ols_error", lambda m: m.ols_error_is(lambda d, k: d - k + 1, dimensions=((1, 2),))),
+        ("ols_error", lambda m: m.ols_error_general(lambda d, k: d)),
         ("attention_gd", lambda m: m.lsa_is_gd_step(value_scale=sp.Integer(1), explicit=())),
         ("mixture_posterior", lambda m: m.mixture_weights_are(lambda pi, Z: list(pi))),
         ("bma_regret", lambda m: m.regret_bound_holds(lambda p: -sp.log(p) / 2, n_concepts=2, n_steps=2)),
