@@ -22,7 +22,7 @@ from typing import Callable
 
 import sympy as sp
 
-__all__ = ["Lemma", "Result", "is_zero", "replace_scalar_form", "symbol_matrix", "symmetric_matrix", "gaussian_logpdf"]
+__all__ = ["Lemma", "Result", "is_zero", "replace_scalar_form", "symbol_matrix", "symmetric_matrix"]
 
 
 @dataclass(frozen=True)
@@ -181,15 +181,3 @@ def symmetric_matrix(name: str, size: int) -> sp.Matrix:
         for j in range(i, size):
             entries[i, j] = entries[j, i] = sp.Symbol(f"{name}_{min(i, j)}_{max(i, j)}", real=True)
     return sp.Matrix(size, size, lambda i, j: entries[i, j])
-
-
-def gaussian_logpdf(y: sp.Matrix, mean: sp.Matrix, cov: sp.Matrix) -> tuple:
-    """``log N(y; mean, cov)`` split into ``(quadratic, log_det_argument)``.
-
-    ``log N = -(quadratic + log det(2 pi cov)) / 2`` with ``quadratic = (y-mean)^T cov^{-1} (y-mean)``.
-    Returning the two parts lets a proof compare quadratics with ``cancel`` and determinants
-    as rational functions (equal determinants imply equal logs), avoiding ``log`` simplification.
-    """
-    r = y - mean
-    quadratic = (r.T * cov.LUsolve(r))[0, 0]
-    return quadratic, cov.det()

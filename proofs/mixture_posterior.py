@@ -14,7 +14,7 @@ carry ``(2 pi)^{-(d+k)/2}``; the quadratic forms in the exponents agree
 (``(w-mu)^T S^{-1} (w-mu) + ||y - X w||^2 / sigma^2 = (y - X mu)^T C^{-1} (y - X mu) + (w-m)^T V^{-1} (w-m)``)
 and so do the determinants (``det S sigma^{2k} = det C det V``). Checked with ``cancel`` for
 explicit dimensions (d, k) = (1, 2) and (2, 1) with a general symmetric S, general mu, X, y, w
-(the (2, 2) case is correct too but takes about a minute of sympy time).
+(the (2, 2) case also passes but takes about half a minute of sympy time).
 (b) Mixture step: writing ``f_c(w) L(w) = Z_c g_c(w)`` (prior density x likelihood = evidence
 x posterior density, from (a)) for three components with positive symbols, the posterior
 ``sum_c pi_c f_c L / sum_c pi_c Z_c`` (its normaliser is ``sum_c pi_c Z_c`` because each g_c
