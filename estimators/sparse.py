@@ -100,6 +100,8 @@ def _polish(xp, G, c, a, w, k, rounds=4):
 
 def _lasso_gram(xp, G, c, yy, k, alpha, tol, max_iter, fn):
     """Solve every problem given by Gram statistics; k == 0 problems return w = 0."""
+    if alpha == 0.0:  # least squares: the duality-gap certificate degenerates; G^+ c is the min-norm solution
+        return (xp.linalg.pinv(G) @ c[..., None])[..., 0]
     a = alpha * k  # objective ½||y - Xw||² + a||w||₁ (scaled by k)
     d = G.shape[-1]
     # Lipschitz constant of the gradient: the largest eigenvalue of G (at least a tiny floor).
@@ -160,7 +162,7 @@ def lasso(X: Any, y: Any, alpha: float, tol: float = 1e-10, max_iter: int = 2000
     X : array of shape (..., k, d)
     y : array of shape (..., k)
     alpha : float, >= 0
-        ``alpha = 0`` is least squares (use :func:`estimators.ols` for the min-norm one).
+        ``alpha = 0`` is the minimum-norm least-squares solution (as :func:`estimators.ols`).
     tol : float, > 0
         Stop a problem when its duality gap is below ``tol * ||y||^2`` (scikit-learn's rule).
     max_iter : int, >= 1
