@@ -54,7 +54,7 @@ __all__ = [
 
 PRESET_DIR = Path(__file__).with_name("presets")
 SCHEDULES = ("constant", "cosine", "wsd")
-TOKEN_FORMATS = ("garg", "split")
+TOKEN_FORMATS = ("garg", "split", "pairs")
 DEVICES = ("auto", "cpu", "cuda")
 AMP_DTYPES = ("float32", "bfloat16")
 
@@ -81,7 +81,7 @@ class ModelConfig:
     pos_emb: bool = True  # learned positional embeddings (False: position only through causal masking)
     dropout: float = 0.0  # dropout in attention and MLP (Garg et al. use 0)
     bias: bool = True  # biases in Linear and LayerNorm layers
-    token_format: str = "garg"  # "garg": x tokens and [y, 0, ..., 0] tokens; "split": [x, 0] and [0, ..., 0, y]
+    token_format: str = "garg"  # "garg": x, [y, 0, ..., 0]; "split": [x, 0], [0, ..., 0, y]; "pairs": [x, 0], [x, y]
 
 
 @dataclass(frozen=True)

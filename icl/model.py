@@ -41,17 +41,21 @@ def interleave(xs: torch.Tensor, ys: torch.Tensor, token_format: str = "garg") -
 
     ``"garg"``: D = d, tokens x_1, [y_1, 0, ..., 0], x_2, ... (Garg et al. 2022).
     ``"split"``: D = d + 1, tokens [x_1, 0], [0, ..., 0, y_1], ... (x and y in disjoint coordinates).
+    ``"pairs"``: D = d + 1, tokens [x_1, 0], [x_1, y_1], ...: each y token carries its whole pair, as
+    the tokens (x_i, y_i) of von Oswald et al. (2023) and Akyurek et al. (2023), so that one attention
+    layer can already implement a gradient step.
     """
     B, n, d = xs.shape
     ys = ys.to(xs.dtype)
     if token_format == "garg":
         y_tok = torch.cat([ys[..., None], xs.new_zeros(B, n, d - 1)], dim=-1)  # (B, n, d)
         x_tok = xs
-    elif token_format == "split":
+    elif token_format in ("split", "pairs"):
         x_tok = torch.cat([xs, xs.new_zeros(B, n, 1)], dim=-1)  # (B, n, d+1)
-        y_tok = torch.cat([xs.new_zeros(B, n, d), ys[..., None]], dim=-1)  # (B, n, d+1)
+        x_part = xs if token_format == "pairs" else xs.new_zeros(B, n, d)
+        y_tok = torch.cat([x_part, ys[..., None]], dim=-1)  # (B, n, d+1)
     else:
-        raise ValueError(f"token_format must be 'garg' or 'split', got {token_format!r}")
+        raise ValueError(f"token_format must be 'garg', 'split' or 'pairs', got {token_format!r}")
     return torch.stack([x_tok, y_tok], dim=2).reshape(B, 2 * n, x_tok.shape[-1])  # (B, 2n, D)
 
 

@@ -21,7 +21,7 @@ def prompt(B=4, n=8, d=3, seed=0):
     return torch.randn(B, n, d, generator=g), torch.randn(B, n, generator=g)
 
 
-@pytest.mark.parametrize("kw", [{}, {"pos_emb": False}, {"token_format": "split"}, {"dropout": 0.1}])
+@pytest.mark.parametrize("kw", [{}, {"pos_emb": False}, {"token_format": "split"}, {"token_format": "pairs"}, {"dropout": 0.1}])
 def test_causality_prediction_at_k_ignores_later_pairs(kw):
     model = tiny(**kw)
     xs, ys = prompt()

@@ -1,0 +1,157 @@
+"""Training throughput of ``icl.model.GPT`` against Hugging Face ``GPT2Model`` wrapped as Garg et al. wrap it.
+
+Both models get the Garg et al. (2022) shape: 12 layers, 8 heads, width 256, d = 20, 41 points
+(82 tokens), batch 64, the same read-in / read-out, dropout 0, Adam. The wrapper follows the
+paper's public code: a linear read-in of the interleaved tokens into ``GPT2Model(inputs_embeds=...)``,
+a linear read-out, predictions at the x positions. It is timed twice: with today's default attention
+(``sdpa``) and with ``eager`` attention, which is what the transformers version pinned by Garg et al.'s
+code (4.17) ran. Timed in one process, alternating the two
+models round by round so that machine load hits both alike; the ratio of median step times is
+the result. On a CUDA machine the paper preset (bf16 autocast, torch.compile) is timed as well.
+
+Usage::
+
+    python -m benchmarks.train_throughput [--steps 6] [--batch 64] [--threads N] [--gpu-steps 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+
+from icl.config import ModelConfig
+from icl.model import GPT, interleave
+
+D, N_POINTS, N_LAYER, N_HEAD, N_EMBD = 20, 41, 12, 8, 256
+
+
+class GargTransformer(nn.Module):
+    """Garg et al.'s ``TransformerModel``: read-in -> GPT2Model(inputs_embeds) -> read-out at x positions."""
+
+    def __init__(self, n_dims: int, n_positions: int, n_embd: int, n_layer: int, n_head: int,
+                 attn_implementation: str | None = None):
+        super().__init__()
+        from transformers import GPT2Config, GPT2Model
+
+        config = GPT2Config(n_positions=2 * n_positions, n_embd=n_embd, n_layer=n_layer, n_head=n_head,
+                            resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, use_cache=False)
+        if attn_implementation is not None:
+            config._attn_implementation = attn_implementation
+        self._read_in = nn.Linear(n_dims, n_embd)
+        self._backbone = GPT2Model(config)
+        self._read_out = nn.Linear(n_embd, 1)
+
+    def forward(self, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+        embeds = self._read_in(interleave(xs, ys))  # Garg's _combine: x tokens and [y, 0, ..., 0]
+        output = self._backbone(inputs_embeds=embeds).last_hidden_state
+        return self._read_out(output)[:, ::2, 0]
+
+
+def step_time(model: nn.Module, opt: torch.optim.Optimizer, xs: torch.Tensor, ys: torch.Tensor) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of one training step (forward, MSE loss, backward, Adam update).
+
+    On a shared machine the CPU seconds are the robust measure: they do not count time spent
+    waiting for a core. With one torch thread they are the compute time of the step.
+    """
+    t, c = time.perf_counter(), time.process_time()
+    loss = ((model(xs, ys) - ys) ** 2).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def cpu_comparison(steps: int, batch: int) -> dict:
+    torch.manual_seed(0)
+    ours = GPT(ModelConfig(n_layer=N_LAYER, n_head=N_HEAD, n_embd=N_EMBD, n_positions=N_POINTS), n_dims=D)
+    hf = GargTransformer(D, N_POINTS, N_EMBD, N_LAYER, N_HEAD)  # today's default attention (sdpa)
+    eager = GargTransformer(D, N_POINTS, N_EMBD, N_LAYER, N_HEAD, attn_implementation="eager")
+    models = {"icl.model.GPT": ours, "HF GPT2Model, sdpa (default)": hf,
+              "HF GPT2Model, eager (Garg's era)": eager}
+    opts = {k: torch.optim.Adam(m.parameters(), lr=1e-4) for k, m in models.items()}
+    xs, ys = torch.randn(batch, N_POINTS, D), torch.randn(batch, N_POINTS)
+    wall, cpu = {k: [] for k in models}, {k: [] for k in models}
+    for name, m in models.items():  # warm-up
+        step_time(m, opts[name], xs, ys)
+    for _ in range(steps):  # alternate so that load changes hit both
+        for name, m in models.items():
+            w, c = step_time(m, opts[name], xs, ys)
+            wall[name].append(w)
+            cpu[name].append(c)
+    tokens = batch * 2 * N_POINTS
+    out = {}
+    for name in models:
+        w, c = statistics.median(wall[name]), statistics.median(cpu[name])
+        out[name] = {"median_step_s": w, "tokens_per_s": tokens / w, "median_step_cpu_s": c,
+                     "tokens_per_cpu_s": tokens / c, "params": sum(p.numel() for p in models[name].parameters())}
+    return out
+
+
+def gpu_paper_preset(steps: int) -> dict:
+    """Steps per second of the linear-paper preset on CUDA (bf16 autocast + torch.compile), final shapes."""
+    from icl.config import load_preset
+
+    cfg = load_preset("linear-paper")
+    dev = torch.device("cuda")
+    model = GPT(cfg.model, n_dims=cfg.task.d).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
+    net = torch.compile(model) if cfg.train.compile else model
+    xs = torch.randn(cfg.train.batch_size, cfg.task.n_points, cfg.task.d, device=dev)
+    ys = torch.randn(cfg.train.batch_size, cfg.task.n_points, device=dev)
+
+    def one() -> None:
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.train.amp_dtype == "bfloat16"):
+            pred = net(xs, ys)
+        loss = ((pred.float() - ys) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(10):
+        one()
+    torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(steps):
+        one()
+    torch.cuda.synchronize()
+    sps = steps / (time.perf_counter() - t)
+    return {"device": torch.cuda.get_device_name(), "steps_per_s": sps,
+            "hours_for_paper_steps": cfg.train.steps / sps / 3600}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=6, help="timed steps per model on CPU (after one warm-up step)")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--gpu-steps", type=int, default=200, help="timed steps of the paper preset on CUDA")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}; shape: {N_LAYER} layers, "
+          f"{N_HEAD} heads, width {N_EMBD}, d = {D}, {N_POINTS} points, batch {args.batch}")
+    res = cpu_comparison(args.steps, args.batch)
+    for name, r in res.items():
+        print(f"  {name:30s} {r['tokens_per_s']:8.0f} tokens/s wall, {r['tokens_per_cpu_s']:8.0f} tokens per CPU-s "
+              f"({r['median_step_s'] * 1000:.0f} ms/step wall, {r['params'] / 1e6:.2f} M params)")
+    names = list(res)
+    a = res[names[0]]
+    for other in names[1:]:
+        b = res[other]
+        print(f"  speed-up over {other}: {a['tokens_per_s'] / b['tokens_per_s']:.2f}x wall, "
+              f"{a['tokens_per_cpu_s'] / b['tokens_per_cpu_s']:.2f}x per CPU-second (target >= 1.3x)")
+    if torch.cuda.is_available():
+        g = gpu_paper_preset(args.gpu_steps)
+        print(f"GPU {g['device']}: linear-paper preset {g['steps_per_s']:.1f} steps/s "
+              f"({g['hours_for_paper_steps']:.1f} h for 500k steps)")
+    else:
+        print("GPU: not available here, paper-preset steps/s not measured")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
