@@ -52,12 +52,16 @@ def gaussian_oracle(mu, S, X, y, noise):
     return mean, cov, stats.multivariate_normal(X @ mu, K, allow_singular=True).logpdf(y)
 
 
-def mixture_oracle(mus, Ss, log_pi, X, y, noise):
-    """Mixture posterior on one prompt by per-component closed forms: (mean, weights, log evidence)."""
+def mixture_oracle(mus, Ss, log_pi, X, y, noise, with_cov=False):
+    """Mixture posterior on one prompt by per-component closed forms: (mean, weights, log evidence[, cov])."""
     parts = [gaussian_oracle(m, S, X, y, noise) for m, S in zip(mus, Ss)]
     logs = np.array([p[2] for p in parts]) + log_pi
     w = np.exp(logs - logsumexp(logs))
-    return sum(wc * p[0] for wc, p in zip(w, parts)), w, logsumexp(logs)
+    mean = sum(wc * p[0] for wc, p in zip(w, parts))
+    if not with_cov:
+        return mean, w, logsumexp(logs)
+    second = sum(wc * (p[1] + np.outer(p[0], p[0])) for wc, p in zip(w, parts))  # law of total covariance
+    return mean, w, logsumexp(logs), second - np.outer(mean, mean)
 
 
 def oracle_prefixes(mus, Ss, log_pi, xs, ys, noise):
@@ -280,9 +284,11 @@ def test_sparse_prior_matches_dense_enumeration(rng):
     np.testing.assert_allclose(prior.predict_prefixes(xs, ys, noise), want, rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(prior.weights_prefixes(xs, ys, noise), w_want, atol=1e-10)
     post = prior.posterior(xs, ys, noise)
-    ref = [mixture_oracle(mus, Ss, np.full(10, -np.log(10)), xs[b], ys[b], noise) for b in range(4)]
+    ref = [mixture_oracle(mus, Ss, np.full(10, -np.log(10)), xs[b], ys[b], noise, with_cov=True) for b in range(4)]
     np.testing.assert_allclose(post.mean, [r[0] for r in ref], rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(post.weights, [r[1] for r in ref], atol=1e-10)
     np.testing.assert_allclose(post.log_evidence, [r[2] for r in ref], rtol=1e-10)
+    np.testing.assert_allclose(post.cov, [r[3] for r in ref], atol=1e-9)
 
 
 def test_sign_prior_matches_dense_enumeration(rng):
@@ -297,6 +303,15 @@ def test_sign_prior_matches_dense_enumeration(rng):
             np.testing.assert_allclose(prior.weights_prefixes(xs[b], ys[b], noise)[k], beta, atol=1e-12)
             np.testing.assert_allclose(prior.predict_prefixes(xs[b], ys[b], noise)[k], xs[b, k] @ (beta @ W),
                                        atol=1e-12)
+        logs = -np.sum((ys[b, :, None] - xs[b] @ W.T) ** 2, axis=0) / (2 * noise)
+        beta = np.exp(logs - logsumexp(logs))
+        post = prior.posterior(xs[b], ys[b], noise)
+        mean = beta @ W
+        np.testing.assert_allclose(post.weights, beta, atol=1e-12)
+        np.testing.assert_allclose(post.mean, mean, atol=1e-12)
+        np.testing.assert_allclose(post.cov, (W.T * beta) @ W - np.outer(mean, mean), atol=1e-12)
+        want = logsumexp(logs - 6 * np.log(2)) - 4.5 * np.log(2 * np.pi * noise)  # 9 points, uniform prior
+        np.testing.assert_allclose(post.log_evidence, want, rtol=1e-12)
 
 
 def test_noiseless_sign_and_sparse_identify_the_task(rng):
