@@ -18,6 +18,9 @@ presets it names), and that is what gets hashed; ``summary(results, params) -> s
 printed (and stored in ``NAME.json``) before the claims table, cached or not. Cached results live in ``out_dir/cache/<hash>.json``
 with numpy arrays in ``<hash>.npz`` (loaded without pickle).
 
+Under ``torchrun`` every rank runs ``compute`` (so ``ctx.train`` trains with
+DistributedDataParallel across the ranks) and only rank 0 writes the cache and the files.
+
 What does not live here: any figure's science, and training itself (``ctx.train`` calls
 ``icl.train.train`` on ``runs_root / config_hash(cfg)``, so a run with the same resolved
 config is trained once and reused).
@@ -26,6 +29,7 @@ config is trained once and reused).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib
 import json
@@ -362,6 +366,25 @@ def _machine() -> dict[str, Any]:
 # ----------------------------------------------------------------------------- the build
 
 
+@contextlib.contextmanager
+def _process_group():
+    """Under torchrun, one process group for the whole figure (runs trained one after another share it)."""
+    if int(os.environ.get("WORLD_SIZE", 1)) <= 1:
+        yield
+        return
+    import torch
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        yield
+        return
+    dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
 def format_claims(claims: list[dict]) -> str:
     """A plain-text table of claims: name, value, threshold, verdict, statement."""
     rows = [("claim", "value", "threshold", "verdict", "statement")]
@@ -437,11 +460,15 @@ def make_figure(
         if progress:
             print(f"[figures] {mod.NAME}: reusing cached results {cache_dir / key}.json", file=sys.stderr)
     else:
-        ctx = Context(seed=seed, runs_root=runs_root, show_progress=progress)
+        rank = int(os.environ.get("RANK", 0))  # under torchrun every rank trains (DDP); rank 0 writes
+        ctx = Context(seed=seed, runs_root=runs_root, show_progress=progress and rank == 0)
         start = time.perf_counter()
-        results = mod.compute(params, ctx)
+        with _process_group():
+            results = mod.compute(params, ctx)
         if not isinstance(results, dict):
             raise TypeError(f"{name}.compute must return a dict, got {type(results).__name__}")
+        if rank != 0:
+            return {"name": mod.NAME, "preset": preset, "rank": rank, "files": {}, "results": results}
         computed = {
             "wall_time_s": round(time.perf_counter() - start, 3),
             "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -121,6 +121,8 @@ def tune_gd_lr(task, n_points: int, seed: int, steps: int, n_prompts: int = 1000
 
 
 def compute(params: dict, ctx) -> dict:
+    import torch
+
     from estimators import gd_prefixes
     from icl.evaluate import evaluate_model, format_table
     from icl.tasks import make_task
@@ -129,7 +131,7 @@ def compute(params: dict, ctx) -> dict:
     out: dict = {}
     for setting, noise in ctx.progress(_settings(params).items(), desc="runs"):
         run_dir = ctx.train(run_config(params, noise))
-        model, cfg = load_model(run_dir)
+        model, cfg = load_model(run_dir, device="cuda" if torch.cuda.is_available() else "cpu")
         task = make_task(cfg.task)
         lr1, lr20 = (tune_gd_lr(task, cfg.task.n_points, 2000 + ctx.seed, steps) for steps in (1, 20))
         extra = {"gd": partial(gd_prefixes, lr=lr20, steps=20), "gd-1step": partial(gd_prefixes, lr=lr1, steps=1)}
