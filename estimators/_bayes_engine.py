@@ -221,19 +221,18 @@ def _kalman(xp, xs, ys, s_extra, mean, cov, support, need_state=True):
     return xp.stack(yhats, axis=0), xp.stack(lls, axis=0), ll, m, S
 
 
-def _points(xp, xt, yt, st, points):
-    """One chunk of point masses, points-first layout: xt (n, B, d), yt and st (n, B).
+def _points(xp, xt_w, yt_w, points):
+    """One chunk of point masses on whitened data: xt_w (n, B, d), yt_w (n, B), scaled by 1/sqrt(s_i).
 
-    Returns y_hat (n, B, C), ll_before (n, B, C), ll_total (B, C).
+    Returns the whitened y_hat / sqrt(s_i) (n, B, C) and the log likelihoods without the
+    ``-0.5 log(2 pi s_i)`` terms, which all components share: before each point (n, B, C)
+    and in total (B, C). Whitening saves one pass over the (n, B, C) arrays.
     """
-    yhat = xp.matmul(xt, xp.matrix_transpose(points))  # (n, B, C)
-    r = yt[..., None] - yhat
-    cum = xp.cumulative_sum(r * r / st[..., None], axis=0)  # (n, B, C)
-    common = -0.5 * xp.cumulative_sum(LOG_2PI + xp.log(st), axis=0)  # (n, B), shared by all c
-    common_before = xp.concat([xp.zeros_like(common[:1]), common[:-1]], axis=0)
-    ll_before = xp.concat([xp.zeros_like(cum[:1]), -0.5 * cum[:-1]], axis=0) + common_before[..., None]
-    ll_total = -0.5 * cum[-1] + common[-1][:, None]
-    return yhat, ll_before, ll_total
+    yhat = xp.matmul(xt_w, xp.matrix_transpose(points))  # (n, B, C)
+    r = yt_w[..., None] - yhat
+    cum = xp.cumulative_sum(r * r, axis=0)  # (n, B, C)
+    ll_before = xp.concat([xp.zeros_like(cum[:1]), -0.5 * cum[:-1]], axis=0)
+    return yhat, ll_before, -0.5 * cum[-1]
 
 
 def run(xs, ys, noise: float, chunks: Iterable[Chunk], *, m2: float, d_full: int,
@@ -252,25 +251,35 @@ def run(xs, ys, noise: float, chunks: Iterable[Chunk], *, m2: float, d_full: int
     s_extra = xp.where(floor > noise, floor, xp.full_like(floor, noise))
     s_extra = xp.where(s_extra > 0, s_extra, xp.full_like(s_extra, floor_rtol(xp, dt) * max(m2, 1.0)))
     xt, yt, st = xp.permute_dims(xs, (1, 0, 2)), xp.permute_dims(ys, (1, 0)), xp.permute_dims(s_extra, (1, 0))
+    sq = xp.sqrt(st)  # (n, B)
+    xt_w, yt_w = xt / sq[..., None], yt / sq  # whitened data for point masses
+    common = -0.5 * xp.cumulative_sum(LOG_2PI + xp.log(st), axis=0)  # (n, B)
+    common_before = xp.concat([xp.zeros_like(common[:1]), common[:-1]], axis=0)
     pred_run, post_run = Running(xp), Running(xp)
     logw_chunks, final_chunks, comp_means, comp_covs = [], [], [], []
     for ch in chunks:
         lp = xp.asarray(ch.log_prior, dtype=dt, device=dev)
         if ch.points is not None:
             P = xp.asarray(ch.points, dtype=dt, device=dev)
-            yhat, llb, llt = _points(xp, xt, yt, st, P)
+            yhat, llb, llt = _points(xp, xt_w, yt_w, P)
+            offset, scale, offset_total = common_before, sq, common[-1]
         else:
             mean = xp.asarray(ch.mean, dtype=dt, device=dev)
             cov = xp.asarray(ch.cov, dtype=dt, device=dev)
             sup = None if ch.support is None else xp.asarray(ch.support, device=dev)
             yhat, llb, llt, m, S = _kalman(xp, xs, ys, s_extra, mean, cov, sup, need_state=want_posterior)
+            offset = scale = offset_total = None
         logw = lp + llb  # (n, B, C)
         L, p, tot = _lse_last(xp, logw, normalise=False)
-        pred_run.add(L, [xp.sum(p * yhat, axis=-1) / tot])
+        acc = xp.sum(p * yhat, axis=-1) / tot
+        if offset is not None:  # point masses: add the shared terms, undo the whitening
+            L, acc = L + offset, acc * scale
+            logw = (logw + offset[..., None]) if want_weights else logw
+        pred_run.add(L, [acc])
         if want_weights:
             logw_chunks.append(logw)
         if want_posterior:
-            lwf = lp + llt  # (B, C)
+            lwf = lp + llt if offset_total is None else lp + llt + offset_total[:, None]  # (B, C)
             Lf, pf, _ = _lse_last(xp, lwf)
             final_chunks.append(lwf)
             if ch.points is not None:
