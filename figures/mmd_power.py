@@ -34,15 +34,15 @@ METHODS = ("median", "mmd-o", "mmd-d", "mmd-mp", "c2st-s", "c2st-l")
 LABELS = {"median": "Gaussian, median heuristic", "mmd-o": "MMD-O", "mmd-d": "MMD-D", "mmd-mp": "MMD-MP",
           "c2st-s": "C2ST-S", "c2st-l": "C2ST-L"}
 
-_COMMON = {"alpha": 0.05, "hdgm_d": 2, "mp_d": 5, "mp_rho1": 0.35, "lr": 1e-3, "lr_o": 2e-2, "lr_clf": 1e-3}
+_COMMON = {"alpha": 0.05, "hdgm_d": 2, "mp_d": 5, "mp_rho1": 0.5, "lr": 1e-3, "lr_o": 2e-2, "lr_clf": 1e-3}
 PRESETS = {
     "tiny": {**_COMMON, "seeds": [0], "blob_n": [20], "hdgm_n": [20], "mp_n": 20, "mp_K": [1, 2], "n_test": 8,
              "n_permutations": 19, "epochs": 5, "epochs_o": 5, "epochs_clf": 5, "hidden": 8},
-    "quick": {**_COMMON, "seeds": [0, 1], "blob_n": [45, 90], "hdgm_n": [200], "mp_n": 200, "mp_K": [1, 4],
-              "n_test": 100, "n_permutations": 100, "epochs": 300, "epochs_o": 200, "epochs_clf": 300, "hidden": 20},
-    "paper": {**_COMMON, "seeds": [0, 1, 2], "blob_n": [45, 90, 180], "hdgm_n": [100, 250, 400], "mp_n": 300,
+    "quick": {**_COMMON, "seeds": [0, 1], "blob_n": [90, 180], "hdgm_n": [300], "mp_n": 300, "mp_K": [1, 4],
+              "n_test": 100, "n_permutations": 100, "epochs": 300, "epochs_o": 200, "epochs_clf": 300, "hidden": 30},
+    "paper": {**_COMMON, "seeds": [0, 1, 2], "blob_n": [90, 180, 270], "hdgm_n": [150, 300, 500], "mp_n": 300,
               "mp_K": [1, 2, 4, 8], "n_test": 100, "n_permutations": 100, "epochs": 500, "epochs_o": 300,
-              "epochs_clf": 500, "hidden": 30},
+              "epochs_clf": 500, "hidden": 50},
 }
 
 
@@ -96,6 +96,8 @@ def compute(params: dict, ctx) -> dict:
         jobs = [(j, s) for j in range(len(xs)) for s in range(len(seeds))]
         for j, s in ctx.progress(jobs, desc=name):
             power[:, j, s], type1[:, j, s] = _rejections(draws[j], params, seeds[s], stream=100 * b + j)
+            ctx.log(f"[mmd-power] {name} x={xs[j]} seed={seeds[s]}: power {np.round(power[:, j, s], 2).tolist()}, "
+                    f"type-I {np.round(type1[:, j, s], 2).tolist()} ({', '.join(METHODS)})")
         results[name] = {"x": list(xs), "xlabel": xlabel, "power": power, "type1": type1}
     return results
 
