@@ -156,6 +156,7 @@ def _newton(xp, Xa, Yk, s, C, *, binary, penalize_intercept, tol, max_iter, fn):
     theta = xp.zeros((*batch, K, d1), dtype=Xa.dtype, device=device)
     active = xp.ones(batch, dtype=xp.bool, device=device)
     fix_intercept = (not binary) and (not penalize_intercept)
+    tol = max(tol, math.sqrt(float(xp.finfo(Xa.dtype).eps)))  # float32 steps cannot shrink much below this
     H = xp.zeros((*batch, K * d1, K * d1), dtype=Xa.dtype, device=device)
     f0 = _objective(xp, Xa, Yk, s, theta, lam, binary)
     for it in range(max_iter):
@@ -231,7 +232,8 @@ def logistic_fit(
         Add :math:`\frac{1}{2C}\lVert b\rVert^2` to the objective (finite solution for any data).
     tol : float > 0
         Stop a problem when its Newton step is below ``tol`` (relative to max(1, max|theta|));
-        the error after that step is of order tol^2 (quadratic convergence).
+        the error after that step is of order tol^2 (quadratic convergence). Never below the
+        square root of the dtype's machine epsilon (float32: 3.5e-4, float64: 1.5e-8).
     max_iter : int
         Newton iterations; a ``RuntimeWarning`` with advice names unconverged problems.
 

@@ -15,8 +15,9 @@ Everything is computed in log space and normalised with ``logsumexp``. Gaussian 
 two variants: ``shared_variance=True`` pools one diagonal variance over the classes, which makes
 the log-odds linear in x (:func:`gaussian_nb_linear_form`; the variant analysed by Zheng et al.
 2023), and ``shared_variance=False`` keeps one variance per class (scikit-learn's GaussianNB; a
-quadratic rule). Logistic regression (Newton / IRLS) lives in :mod:`estimators._logistic` and is
-re-exported here. Notation map: the papers' number of features n is ``d`` here, and their
+quadratic rule). Logistic regression (Newton / IRLS) lives in :mod:`estimators._logistic` and the
+exact Bayes classifier of the Gaussian class-conditional prior in :mod:`estimators._classify_bayes`;
+both are re-exported here. Notation map: the papers' number of features n is ``d`` here, and their
 number of training samples m is ``m``.
 """
 
@@ -35,6 +36,7 @@ from ._classify_base import (
     resolve_n_classes,
     safe_log,
 )
+from ._classify_bayes import gaussian_classes_bayes_prefixes
 from ._logistic import LogisticParams, logistic_fit, logistic_predict, logistic_predict_proba, logistic_prefixes
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "logistic_predict_proba",
     "logistic_predict",
     "logistic_prefixes",
+    "gaussian_classes_bayes_prefixes",
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)

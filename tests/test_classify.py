@@ -342,3 +342,51 @@ def test_non_convergence_warns_with_advice(rng):
     X, y = gaussian_data(rng, m=60, d=3, classes=2, shift=3.0)
     with pytest.warns(RuntimeWarning, match="did not converge in max_iter=1 .*increase max_iter"):
         logistic_fit(X, y, 100.0, max_iter=1)
+
+
+# ----------------------------------------------------------------------------- exact Bayes classifier
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_gaussian_classes_bayes_matches_monte_carlo_posterior(shared):
+    from estimators import gaussian_classes_bayes_prefixes
+
+    rng = np.random.default_rng(3)
+    d, C, k = 2, 3, 5
+    xs, ys = rng.normal(size=(k + 1, d)), np.array([0, 1, 2, 0, 1, 2])
+    probs = gaussian_classes_bayes_prefixes(xs, ys, n_classes=C, mean_scale=1.5, var_low=0.5, var_high=2.0,
+                                            shared=shared)  # fmt: skip
+    S = 400_000  # prior samples, weighted by the context likelihood
+    mu = 1.5 * rng.normal(size=(S, C, d))
+    v = np.broadcast_to(rng.uniform(0.5, 2.0, size=(S, 1 if shared else C, d)), (S, C, d))
+    loglik = -0.5 * (((xs[:k] - mu[:, ys[:k]]) ** 2) / v[:, ys[:k]] + np.log(v[:, ys[:k]])).sum((1, 2))
+    query = np.exp(-0.5 * (((xs[k] - mu) ** 2) / v + np.log(2 * np.pi * v)).sum(-1))  # (S, C)
+    post = (np.exp(loglik - loglik.max())[:, None] * query).sum(0)
+    np.testing.assert_allclose(probs[k], post / post.sum(), atol=0.01)
+    np.testing.assert_allclose(probs[0], 1 / C, atol=1e-14)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-12)
+
+
+def test_gaussian_classes_bayes_beats_plug_in_classifiers_on_average(rng):
+    """Bayes optimality: under its own prior its expected log-loss is below naive Bayes' and logistic's."""
+    from estimators import gaussian_classes_bayes_prefixes
+
+    B, n, d, C = 400, 10, 3, 2
+    mu, v = rng.normal(size=(B, C, d)), rng.uniform(0.5, 2.0, size=(B, 1, d))
+    ys = rng.integers(0, C, size=(B, n))
+    xs = mu[np.arange(B)[:, None], ys] + np.sqrt(v) * rng.normal(size=(B, n, d))
+    pick = lambda p: np.take_along_axis(p, ys[..., None], -1)[..., 0]  # noqa: E731
+    bayes = -np.log(pick(gaussian_classes_bayes_prefixes(xs, ys, n_classes=C)))[:, 2:].mean()
+    nb = -pick(gaussian_nb_prefixes(xs, ys, n_classes=C, shared_variance=True, priors=[0.5, 0.5], log=True))
+    lr = -np.log(pick(logistic_prefixes(xs, ys, n_classes=C)))[:, 2:].mean()
+    assert bayes < nb[:, 2:].mean() and bayes < lr
+
+
+def test_gaussian_classes_bayes_rejects_bad_prior():
+    from estimators import gaussian_classes_bayes_prefixes
+
+    xs, ys = np.zeros((4, 2)), np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="var_high must be >= var_low"):
+        gaussian_classes_bayes_prefixes(xs, ys, var_low=2.0, var_high=1.0)
+    with pytest.raises(ValueError, match="var_low must be > 0"):
+        gaussian_classes_bayes_prefixes(xs, ys, var_low=0.0)
