@@ -10,7 +10,6 @@ The remaining priors (finite pool, sparse, sign, feature maps) live in
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Iterator
 

@@ -467,6 +467,10 @@ def test_bad_input_raises_clear_errors(rng):
         FeaturePrior(FourierFeatures(2), g)
     with pytest.raises(ValueError, match="last axis of size 1"):
         FourierFeatures(2)(xs)
+    with pytest.raises(ValueError, match=r"feature_map must map \(..., n, p\) to \(..., n, 4\)"):
+        FeaturePrior(lambda x: x, GaussianPrior.isotropic(4)).predict_prefixes(xs, ys, 0.1)
+    with pytest.raises(TypeError, match="one component"):
+        g.weights_prefixes(xs, ys, 0.1)
 
 
 def test_sign_prior_refuses_before_allocating():
