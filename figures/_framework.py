@@ -140,24 +140,70 @@ class Context:
 
         Returns the run directory, for ``icl.train.load_model`` or ``icl.evaluate.evaluate_run``.
         """
-        from icl.config import config_hash, config_to_dict
+        from icl.config import config_hash
         from icl.train import train
 
         h = config_hash(run_config)
         run_dir = self.runs_root / h
         self.log(f"[figures] run {h} -> {run_dir}")
         start = time.perf_counter()
-        train(run_config, run_dir)
-        self.runs.append(
-            {
-                "run_dir": str(run_dir),
-                "config_hash": h,
-                "seed": getattr(run_config, "seed", None),
-                "train_call_s": round(time.perf_counter() - start, 3),
-                "config": config_to_dict(run_config),
-            }
-        )
+        train(run_config, run_dir, progress=self.show_progress)
+        self._record(run_config, run_dir, time.perf_counter() - start)
         return run_dir
+
+    def train_many(self, run_configs) -> list[Path]:
+        """Train several runs; reused runs return at once (same caching as :meth:`train`).
+
+        On a machine without CUDA and with at least two cores (and not under torchrun), the
+        runs train in parallel processes with ``cpu_count // len(run_configs)`` threads each:
+        small models use one core far better than two, so this nearly halves the wall time.
+        """
+        import torch
+
+        from icl.config import config_hash, config_to_dict
+
+        configs = list(run_configs)
+        cores = os.cpu_count() or 1
+        if len(configs) < 2 or cores < 2 or torch.cuda.is_available() or int(os.environ.get("WORLD_SIZE", 1)) > 1:
+            return [self.train(c) for c in configs]
+        run_dirs = [self.runs_root / config_hash(c) for c in configs]
+        threads = max(1, cores // len(configs))
+        self.log(f"[figures] training {len(configs)} runs in parallel processes, {threads} thread(s) each: "
+                 + ", ".join(str(r) for r in run_dirs))
+        import multiprocessing
+
+        start = time.perf_counter()
+        pool = multiprocessing.get_context("spawn").Pool(min(len(configs), cores))
+        try:
+            pool.starmap(_train_worker, [(config_to_dict(c), str(r), threads) for c, r in zip(configs, run_dirs)])
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
+        for c, r in zip(configs, run_dirs):
+            self._record(c, r, time.perf_counter() - start)
+        return run_dirs
+
+    def _record(self, run_config, run_dir: Path, seconds: float) -> None:
+        from icl.config import config_hash, config_to_dict
+
+        self.runs.append({"run_dir": str(run_dir), "config_hash": config_hash(run_config),
+                          "seed": getattr(run_config, "seed", None), "train_call_s": round(seconds, 3),
+                          "config": config_to_dict(run_config)})
+
+
+def _train_worker(config: dict, run_dir: str, threads: int) -> str:
+    """One run in a worker process of :meth:`Context.train_many`."""
+    import torch
+
+    from icl.config import config_from_dict
+    from icl.train import train
+
+    torch.set_num_threads(threads)
+    train(config_from_dict(config), run_dir, progress=False)
+    return run_dir
 
 
 # ----------------------------------------------------------------------------- discovery

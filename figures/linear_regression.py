@@ -45,10 +45,14 @@ PRESETS = {
                 "train.eval_prompts": 16, "train.checkpoint_every": 30, "train.device": "cpu"},
         "eval_prompts": 64, "n_contexts": 4, "probes": True,
     },
-    # CPU minutes: d = 5, k up to 2d = 10 (the main job of `make demo`)
+    # CPU minutes: d = 5, prompts of 21 pairs, Garg's curriculum (dims 2 -> 5, points 9 -> 21 over the
+    # first 1200 steps); the two runs train in parallel, one core each (the main job of `make demo`)
     "quick": {
         "seed": 0, "base_preset": "linear-quick", "noise": 0.25,
-        "run": {"model.n_layer": 3, "model.n_embd": 64, "train.steps": 2500},
+        "run": {"task.n_points": 21, "model.n_positions": 21, "model.n_layer": 3, "model.n_embd": 64,
+                "train.steps": 4000, "train.curriculum.enabled": True, "train.curriculum.dims_start": 2,
+                "train.curriculum.points_start": 9, "train.curriculum.interval": 200, "train.eval_prompts": 256,
+                "train.checkpoint_every": 1000},
         **_EVAL,
     },
     # the paper's scale: d = 20, 41 points, 12 layers, 500k steps with the curriculum (GPU)
@@ -128,9 +132,10 @@ def compute(params: dict, ctx) -> dict:
     from icl.tasks import make_task
     from icl.train import load_model
 
+    settings = _settings(params)
+    run_dirs = ctx.train_many([run_config(params, noise) for noise in settings.values()])
     out: dict = {}
-    for setting, noise in ctx.progress(_settings(params).items(), desc="runs"):
-        run_dir = ctx.train(run_config(params, noise))
+    for (setting, noise), run_dir in zip(settings.items(), run_dirs):
         model, cfg = load_model(run_dir, device="cuda" if torch.cuda.is_available() else "cpu")
         task = make_task(cfg.task)
         lr1, lr20 = (tune_gd_lr(task, cfg.task.n_points, 2000 + ctx.seed, steps) for steps in (1, 20))
