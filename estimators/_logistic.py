@@ -76,8 +76,12 @@ def _norm(xp, s):
     return xp.where(S > 0, S, xp.ones_like(S))
 
 
-def _derivatives(xp, Xa, Yk, s, theta, lam, binary, fix_intercept, hessian=True):
-    """Mean-scaled gradient (..., K*(d+1)) and Hessian (..., K*(d+1), K*(d+1)) (``None`` unless ``hessian``)."""
+def _derivatives(xp, Xa, Yk, s, theta, lam, binary, fix_intercept, hessian=True, Xh=None):
+    """Mean-scaled gradient (..., K*(d+1)) and Hessian (..., K*(d+1), K*(d+1)) (``None`` unless ``hessian``).
+
+    ``Xh``: a lower-precision copy of ``Xa`` in which the Hessian's X^T W X products are formed
+    (then cast back); the gradient always uses ``Xa``.
+    """
     z = _scores(xp, Xa, theta)
     S = _norm(xp, s)[..., None]
     if binary:
@@ -87,7 +91,10 @@ def _derivatives(xp, Xa, Yk, s, theta, lam, binary, fix_intercept, hessian=True)
         if not hessian:
             return g[..., 0, :] / S, None
         w = s[..., None] * p * (1.0 - p)  # (..., m, 1)
-        H = _mT(Xa) @ (Xa * w)  # (..., d+1, d+1)
+        if Xh is None:
+            H = _mT(Xa) @ (Xa * w)  # (..., d+1, d+1)
+        else:
+            H = xp.astype(_mT(Xh) @ (Xh * xp.astype(w, Xh.dtype)), Xa.dtype)
         H = H + xp.eye(H.shape[-1], dtype=H.dtype, device=getattr(H, "device", None)) * lam
         return g[..., 0, :] / S, H / S[..., None]
     P = xp.exp(z - logsumexp(xp, z, axis=-1, keepdims=True))  # softmax, (..., m, C)
@@ -96,6 +103,8 @@ def _derivatives(xp, Xa, Yk, s, theta, lam, binary, fix_intercept, hessian=True)
     g = xp.reshape(g, (*g.shape[:-2], C * d1)) / S
     if not hessian:
         return g, None
+    if Xh is not None:
+        Xa, P, s = Xh, xp.astype(P, Xh.dtype), xp.astype(s, Xh.dtype)
     sP = s[..., None] * P
     V = sP[..., :, :, None] * Xa[..., :, None, :]  # (..., m, C, d+1)
     nv = V.ndim - 3
@@ -107,7 +116,7 @@ def _derivatives(xp, Xa, Yk, s, theta, lam, binary, fix_intercept, hessian=True)
     batch = tuple(blocks.shape[:nb])
     V = xp.reshape(V, (*batch, -1, C * d1))  # (..., m, C(d+1))
     U = xp.reshape(P[..., :, :, None] * Xa[..., :, None, :], (*batch, -1, C * d1))
-    H = xp.reshape(blocks, (*batch, C * d1, C * d1)) - _mT(V) @ U
+    H = xp.astype(xp.reshape(blocks, (*batch, C * d1, C * d1)) - _mT(V) @ U, g.dtype)
     lam_flat = xp.reshape(xp.broadcast_to(lam, (C, d1)), (C * d1,))
     H = (H + xp.eye(C * d1, dtype=H.dtype, device=getattr(H, "device", None)) * lam_flat) / S[..., None]
     if fix_intercept:  # the all-intercepts direction is flat: add u u^T (u = 1 on intercepts) to pin it
@@ -118,9 +127,9 @@ def _derivatives(xp, Xa, Yk, s, theta, lam, binary, fix_intercept, hessian=True)
 
 
 @jax_jit("binary", "fix_intercept", "fresh")
-def _direction(xp, Xa, Yk, s, theta, lam, H, *, binary, fix_intercept, fresh):
+def _direction(xp, Xa, Yk, s, theta, lam, H, Xh, *, binary, fix_intercept, fresh):
     """Newton (``fresh``) or chord (reuses ``H``) step (..., K, d+1), its slope g^T step, and the Hessian used."""
-    g, H_new = _derivatives(xp, Xa, Yk, s, theta, lam, binary, fix_intercept, hessian=fresh)
+    g, H_new = _derivatives(xp, Xa, Yk, s, theta, lam, binary, fix_intercept, hessian=fresh, Xh=Xh)
     H = H_new if fresh else H
     step = xp.reshape(-solve(xp, H, g), theta.shape)  # (..., K, d+1)
     if fix_intercept:  # keep sum_c b_c = 0 exactly
@@ -145,7 +154,7 @@ def _accept(xp, theta, step, t, f0, f1, active):
     return theta, xp.where(active, f1, f0), xp.max(xp.abs(step), axis=(-2, -1)) / scale
 
 
-def _newton(xp, Xa, Yk, s, C, *, binary, penalize_intercept, tol, max_iter, fn):
+def _newton(xp, Xa, Yk, s, C, *, binary, penalize_intercept, tol, max_iter, fn, hessian_dtype=None):
     """Minimise the objective for every problem; returns theta (..., K, d+1)."""
     d1 = Xa.shape[-1]
     K = 1 if binary else Yk.shape[-1]
@@ -158,12 +167,13 @@ def _newton(xp, Xa, Yk, s, C, *, binary, penalize_intercept, tol, max_iter, fn):
     fix_intercept = (not binary) and (not penalize_intercept)
     tol = max(tol, math.sqrt(float(xp.finfo(Xa.dtype).eps)))  # float32 steps cannot shrink much below this
     H = xp.zeros((*batch, K * d1, K * d1), dtype=Xa.dtype, device=device)
+    Xh = None if hessian_dtype is None or hessian_dtype == Xa.dtype else xp.astype(Xa, hessian_dtype)
     f0 = _objective(xp, Xa, Yk, s, theta, lam, binary)
     for it in range(max_iter):
         # Shamanskii's variant of Newton: every other step reuses the last Hessian (a chord step,
         # one solve instead of a batched X^T W X); the line search keeps each step a descent step.
         step, slope, H = _direction(
-            xp, Xa, Yk, s, theta, lam, H, binary=binary, fix_intercept=fix_intercept, fresh=it % 2 == 0
+            xp, Xa, Yk, s, theta, lam, H, Xh, binary=binary, fix_intercept=fix_intercept, fresh=it % 2 == 0
         )
         t = xp.ones_like(f0)
         for _ls in range(40):  # backtracking: halve t where the Armijo condition fails
@@ -209,6 +219,7 @@ def logistic_fit(
     penalize_intercept: bool = False,
     tol: float = 1e-6,
     max_iter: int = 100,
+    hessian_dtype: str | None = None,
 ) -> LogisticParams:
     r"""L2-penalised logistic regression by Newton / IRLS, batched over independent problems.
 
@@ -236,6 +247,11 @@ def logistic_fit(
         square root of the dtype's machine epsilon (float32: 3.5e-4, float64: 1.5e-8).
     max_iter : int
         Newton iterations; a ``RuntimeWarning`` with advice names unconverged problems.
+    hessian_dtype : {None, "float32"}
+        ``"float32"`` forms the Hessian's :math:`X^\top W X` products in single precision (about
+        twice as fast on CPUs for float64 data). The gradient, objective and line search stay in
+        the data's precision, so the iterates converge to the same minimiser (an inexact Newton
+        method); only badly conditioned problems (condition number near 1e7) need the default.
 
     Returns
     -------
@@ -266,6 +282,8 @@ def logistic_fit(
     C = check_positive(C, "C", fn)
     tol = check_positive(tol, "tol", fn)
     max_iter = check_int(max_iter, "max_iter", fn, minimum=1)
+    if hessian_dtype not in (None, "float32"):
+        raise ValueError(f"{fn}: hessian_dtype must be None or 'float32', got {hessian_dtype!r}")
     if sample_weight is None:
         s = xp.ones(yi.shape, dtype=X.dtype, device=getattr(X, "device", None))
     else:
@@ -288,6 +306,7 @@ def logistic_fit(
     theta = _newton(
         xp, _augment(xp, X), _targets(xp, yi, ncls, X.dtype), s, C,
         binary=ncls == 2, penalize_intercept=penalize_intercept, tol=tol, max_iter=max_iter, fn=fn,
+        hessian_dtype=None if hessian_dtype is None else xp.float32,
     )  # fmt: skip
     return LogisticParams(theta[..., :-1], theta[..., -1])
 

@@ -102,6 +102,18 @@ def test_logistic_matches_sklearn(rng, classes, C):
     np.testing.assert_array_equal(logistic_predict(params, X), sk.predict(X))
 
 
+@pytest.mark.parametrize("classes", [2, 3])
+def test_logistic_float32_hessian_reaches_the_same_minimiser(rng, classes):
+    X, y = gaussian_data(rng, m=90, d=5, classes=classes, shift=0.7)
+    exact = logistic_fit(X, y, 1.0, tol=1e-10)
+    fast = logistic_fit(X, y, 1.0, tol=1e-10, hessian_dtype="float32")
+    assert fast.coef.dtype == np.float64
+    np.testing.assert_allclose(fast.coef, exact.coef, atol=1e-9)
+    np.testing.assert_allclose(fast.coef, tight_sklearn(X, y, 1.0).coef_, atol=1e-5)
+    with pytest.raises(ValueError, match="hessian_dtype must be None or 'float32'"):
+        logistic_fit(X, y, hessian_dtype="float16")
+
+
 def test_logistic_sample_weight_matches_sklearn(rng):
     X, y = gaussian_data(rng, m=60, d=3, classes=3, shift=0.7)
     w = rng.uniform(0.1, 3.0, size=60)
