@@ -15,7 +15,8 @@ An optional module attribute ``VERSION`` (default 1) is part of the hash: bump i
 ``compute`` changes meaning. Two optional hooks: ``resolve(params) -> dict`` expands the
 parameters into everything ``compute`` depends on (e.g. the resolved run configs of
 presets it names), and that is what gets hashed; ``summary(results, params) -> str`` is
-printed (and stored in ``NAME.json``) before the claims table, cached or not. Cached results live in ``out_dir/cache/<hash>.json``
+printed (and stored in ``NAME.json``) before the claims table, cached or not.
+Cached results live in ``out_dir/cache/<hash>.json``
 with numpy arrays in ``<hash>.npz`` (loaded without pickle).
 
 Under ``torchrun`` every rank runs ``compute`` (so ``ctx.train`` trains with
@@ -583,7 +584,8 @@ def make_figure(
 
 
 def make_all(preset: str = "quick", out_dir: str | os.PathLike = "figures/out", force: bool = False,
-             progress: bool = True, runs_root: str | os.PathLike = "runs", report: bool | None = None) -> dict[str, dict]:
+             progress: bool = True, runs_root: str | os.PathLike = "runs",
+             report: bool | None = None) -> dict[str, dict]:
     """Build every figure with ``preset``; returns ``{NAME: make_figure(...)}``."""
     return {
         name: make_figure(name, preset, out_dir=out_dir, force=force, progress=progress, runs_root=runs_root,

@@ -104,7 +104,8 @@ def resolve(params: dict) -> dict:
     """The parameters plus both resolved run configs (so a changed preset file invalidates the cache)."""
     from icl.config import config_to_dict
 
-    return {**params, "resolved_runs": {s: config_to_dict(run_config(params, nz)) for s, nz in _settings(params).items()}}
+    runs = {s: config_to_dict(run_config(params, nz)) for s, nz in _settings(params).items()}
+    return {**params, "resolved_runs": runs}
 
 
 def tune_gd_lr(task, n_points: int, seed: int, steps: int, n_prompts: int = 1000) -> float:
@@ -141,7 +142,8 @@ def compute(params: dict, ctx) -> dict:
         lr1, lr20 = (tune_gd_lr(task, cfg.task.n_points, 2000 + ctx.seed, steps) for steps in (1, 20))
         extra = {"gd": partial(gd_prefixes, lr=lr20, steps=20), "gd-1step": partial(gd_prefixes, lr=lr1, steps=1)}
         res = evaluate_model(model, task, n_prompts=params["eval_prompts"], n_points=cfg.task.n_points,
-                             seed=1000 + ctx.seed, extra=extra, n_contexts=params["n_contexts"], probes=params["probes"])
+                             seed=1000 + ctx.seed, extra=extra, n_contexts=params["n_contexts"],
+                             probes=params["probes"])
         res["names"] = sorted(res["names"], key=lambda nm: list(LABELS).index(nm) if nm in LABELS else len(LABELS))
         res.update(run_dir=str(run_dir), d=cfg.task.d, noise=noise, gd_lr={"1 step": lr1, "20 steps": lr20},
                    table=format_table(res))
@@ -189,7 +191,8 @@ def summary(results: dict, params: dict) -> str:
         r = results[setting]
         parts.append(f"[{setting}: d = {r['d']}, noise = {r['noise']:g}, {r['n_prompts']} eval prompts, "
                      f"normalised error +- 95% half-width; "
-                     f"tuned GD rates: 1 step {r['gd_lr']['1 step']:.3f}, 20 steps {r['gd_lr']['20 steps']:.3f}]\n{r['table']}")
+                     f"tuned GD rates: 1 step {r['gd_lr']['1 step']:.3f}, 20 steps {r['gd_lr']['20 steps']:.3f}]\n"
+                     f"{r['table']}")
     return "\n\n".join(parts)
 
 

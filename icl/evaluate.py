@@ -181,7 +181,8 @@ def query_predictions(predict_prefixes: Callable, context_xs, context_ys, probe_
     cy = to_numpy(check_array(context_ys, "context_ys", fn, min_ndim=1))
     px = to_numpy(check_array(probe_xs, "probe_xs", fn, min_ndim=2))
     if cx.shape[:-1] != cy.shape:
-        raise ValueError(f"{fn}: context_xs and context_ys disagree: context_xs has {cx.shape}, context_ys has {cy.shape}")
+        raise ValueError(f"{fn}: context_xs and context_ys disagree: context_xs has {cx.shape}, "
+                         f"context_ys has {cy.shape}")
     if px.shape[-1] != cx.shape[-1]:
         raise ValueError(f"{fn}: probe_xs has d = {px.shape[-1]}, context_xs has d = {cx.shape[-1]}")
     k, m = cx.shape[-2], px.shape[-2]
