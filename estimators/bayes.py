@@ -26,6 +26,7 @@ estimators (:mod:`estimators.linear`, :mod:`estimators.sparse`), kernels and GPs
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from typing import Any, Callable
@@ -332,20 +333,28 @@ class FeaturePrior:
         return self.prior.sample(n, rng)
 
     def _mapped(self, xs, ys, fn):
-        check_prompt(xs, ys, fn)
-        return self.features(xs, fn)
+        """Features and targets in the compute dtype: float32 inputs are upcast *before* the
+        feature map, so features such as cos(pi j x / L) carry no float32 rounding of their own."""
+        xp = check_prompt(xs, ys, fn)
+        dt = engine.work_dtype(xp, xs)
+        return self.features(xp.astype(xs, dt), fn), xp.astype(ys, dt), xp
 
     def predict_prefixes(self, xs: Any, ys: Any, noise: float) -> Any:
         """Posterior-mean predictions for every prefix, (..., n); see :meth:`GaussianPrior.predict_prefixes`."""
-        return self.prior.predict_prefixes(self._mapped(xs, ys, "FeaturePrior.predict_prefixes"), ys, noise)
+        feats, yw, xp = self._mapped(xs, ys, "FeaturePrior.predict_prefixes")
+        return xp.astype(self.prior.predict_prefixes(feats, yw, noise), xs.dtype)
 
     def weights_prefixes(self, xs: Any, ys: Any, noise: float) -> Any:
         """Posterior component weights for every prefix, (..., n, C), of a mixture coefficient prior."""
-        return self.prior.weights_prefixes(self._mapped(xs, ys, "FeaturePrior.weights_prefixes"), ys, noise)
+        feats, yw, xp = self._mapped(xs, ys, "FeaturePrior.weights_prefixes")
+        return xp.astype(self.prior.weights_prefixes(feats, yw, noise), xs.dtype)
 
     def posterior(self, X: Any, y: Any, noise: float):
         """Posterior of the coefficients a given inputs X (..., k, p) and values y (..., k)."""
-        return self.prior.posterior(self._mapped(X, y, "FeaturePrior.posterior"), y, noise)
+        feats, yw, xp = self._mapped(X, y, "FeaturePrior.posterior")
+        post = self.prior.posterior(feats, yw, noise)
+        return dataclasses.replace(post, **{f.name: xp.astype(getattr(post, f.name), X.dtype)
+                                            for f in dataclasses.fields(post) if getattr(post, f.name) is not None})
 
     def __repr__(self):
         return f"FeaturePrior({self.feature_map!r}, {self.prior!r})"

@@ -518,3 +518,17 @@ def test_jax_without_x64_computes_in_float32():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_feature_prior_keeps_the_input_dtype(rng):
+    torch = pytest.importorskip("torch")
+    prior = fourier_mixture_prior(2, period_length=1.0)
+    x = rng.uniform(-1, 1, (3, 6, 1)); ys = prior.evaluate(x, prior.sample(3, rng))
+    x32, y32 = torch.tensor(x, dtype=torch.float32), torch.tensor(ys, dtype=torch.float32)
+    assert prior.predict_prefixes(x32, y32, 0.1).dtype == torch.float32
+    assert prior.weights_prefixes(x32, y32, 0.1).dtype == torch.float32
+    post = prior.posterior(x32, y32, 0.1)
+    assert post.mean.dtype == torch.float32 and post.weights.dtype == torch.float32
+    # float32 inputs are upcast before the feature map: same answer as float64 on the rounded inputs
+    want = prior.predict_prefixes(x32.double().numpy(), y32.double().numpy(), 0.1)
+    np.testing.assert_allclose(prior.predict_prefixes(x32, y32, 0.1).numpy(), want, rtol=1e-6, atol=1e-6)
