@@ -1,0 +1,184 @@
+"""Figure ``icl-classification``: a transformer classifying in context against NB, logistic regression, Bayes.
+
+Two transformers are trained (``ctx.train``) on the classification tasks of ``icl.tasks``:
+
+* ``gaussian-classes`` (Zheng et al. 2023; Ng & Jordan 2001): per prompt, class means
+  ``mu_c ~ N(0, s^2 I)``, one diagonal variance ``v_j ~ U[a, b]`` shared by the classes, labels
+  uniform; naive Bayes with a pooled variance has the Bayes-optimal form, and the exact Bayes
+  classifier of the prior is :func:`estimators.gaussian_classes_bayes_prefixes`;
+* ``linear-classification`` (Garg et al. 2022, Sec. 5): labels ``1[x^T w > 0]``, ``w ~ N(0, I)``
+  (no closed-form Bayes classifier; naive Bayes is misspecified there).
+
+On fresh evaluation prompts (``eval_generator(1000 + seed)``, disjoint from training) every
+predictor gives class probabilities for each prefix (the DESIGN.md seam with a class axis):
+the transformer (softmax of its read-out), Gaussian naive Bayes (pooled variance, uniform
+priors as the task draws labels, ``var_smoothing`` 0.01 so two-point prefixes stay finite),
+L2 logistic regression (C = 1, penalised intercept, all prefixes in one batched Newton
+solve), and on ``gaussian-classes`` the exact Bayes classifier. Panels: accuracy and log-loss
+against the number of in-context examples k, with normal 95% bands over prompts.
+
+Claims (measured at the last prefix, k = n - 1):
+
+- gaussian-classes: the transformer's log-loss is within 0.1 nats of the exact Bayes classifier's;
+- gaussian-classes and linear-classification: its accuracy is at least logistic regression's
+  minus 0.02.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from figures import Claim
+
+NAME = "icl-classification"
+DESCRIPTION = "in-context classification: transformer vs naive Bayes, logistic regression, exact Bayes (Zheng 2023)"
+PAPER_GPU_TIME = "not measured here (no GPU); estimate: about 1 h per run on one A100-class GPU, 2 runs of 100k steps"
+VERSION = 1
+
+TASKS = ("gaussian-classes", "linear-classification")
+_GAUSS = {"n_classes": 2, "mean_scale": 1.0, "var_low": 0.5, "var_high": 2.0, "shared": True}
+PRESETS = {
+    # a few dozen steps: for the test suite (the claims are computed but not expected to hold)
+    "tiny": {"seed": 0, "base_preset": "linear-quick", "d": 3, "n_points": 8, "gaussian": _GAUSS,
+             "run": {"model.n_layer": 1, "model.n_head": 2, "model.n_embd": 16, "train.steps": 30,
+                     "train.batch_size": 16, "train.warmup": 5, "train.eval_prompts": 16,
+                     "train.checkpoint_every": 30, "train.device": "cpu"},
+             "eval_prompts": 64},
+    # CPU minutes
+    "quick": {"seed": 0, "base_preset": "linear-quick", "d": 4, "n_points": 20, "gaussian": _GAUSS,
+              "run": {"model.n_layer": 3, "model.n_embd": 64, "train.steps": 3000}, "eval_prompts": 2000},
+    # GPU scale: Garg et al.'s model size
+    "paper": {"seed": 0, "base_preset": "linear-paper", "d": 10, "n_points": 41, "gaussian": _GAUSS,
+              "run": {"train.steps": 100000}, "eval_prompts": 10000},
+}  # fmt: skip
+
+NAMES = ("transformer", "naive-bayes", "logistic", "bayes")
+
+
+def _toml(value) -> str:
+    return json.dumps(value) if isinstance(value, (bool, str)) else repr(value)
+
+
+def run_config(params: dict, task: str):
+    """The resolved :class:`icl.config.RunConfig` of the run on ``task``."""
+    from icl.config import load_preset
+
+    n = params["n_points"]
+    sets = [f"task.name={_toml(task)}", f"task.d={params['d']}", f"task.n_points={n}", "task.noise=0.0",
+            f"model.n_positions={n}", f"seed={params['seed']}"]  # fmt: skip
+    if task == "gaussian-classes":
+        sets += [f"task.kwargs.{k}={_toml(v)}" for k, v in params["gaussian"].items()]
+    sets += [f"{k}={_toml(v)}" for k, v in params["run"].items()]
+    return load_preset(params["base_preset"], sets)
+
+
+def resolve(params: dict) -> dict:
+    """The parameters plus both resolved run configs (a changed preset file invalidates the cache)."""
+    from icl.config import config_to_dict
+
+    return {**params, "resolved_runs": {t: config_to_dict(run_config(params, t)) for t in TASKS}}
+
+
+def _band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over prompts per k and a normal 95% band: values (B, n) -> three (n,) arrays."""
+    mean = values.mean(0)
+    half = 1.96 * values.std(0, ddof=1) / np.sqrt(values.shape[0])
+    return mean, mean - half, mean + half
+
+
+def score(log_probs: dict, ys: np.ndarray) -> dict:
+    """Per-k accuracy and log-loss bands of every predictor's log-probabilities (B, n, C)."""
+    out = {}
+    for name, lp in log_probs.items():
+        picked = np.take_along_axis(lp, ys[..., None], axis=-1)[..., 0]
+        out[name] = {"accuracy": _band((lp.argmax(-1) == ys).astype(float)), "log_loss": _band(-picked)}
+    return out
+
+
+def compute(params: dict, ctx) -> dict:
+    import torch
+
+    from estimators import gaussian_classes_bayes_prefixes, gaussian_nb_prefixes, logistic_prefixes
+    from icl.tasks import eval_generator, make_task
+    from icl.train import load_model
+
+    out = {}
+    for task_name in ctx.progress(TASKS, desc="runs"):
+        run_dir = ctx.train(run_config(params, task_name))
+        model, cfg = load_model(run_dir, device="cuda" if torch.cuda.is_available() else "cpu")
+        task = make_task(cfg.task)
+        C = task.n_classes
+        batch = task.sample(params["eval_prompts"], cfg.task.n_points, eval_generator(1000 + ctx.seed))
+        xs, ys = batch.xs.double().numpy(), batch.ys.numpy()
+        logits = model.predict_prefixes(batch.xs, batch.ys.float()).double()
+        log_probs = {
+            "transformer": torch.log_softmax(logits, dim=-1).numpy(),
+            "naive-bayes": gaussian_nb_prefixes(xs, ys, n_classes=C, shared_variance=True, var_smoothing=0.01,
+                                                priors=np.full(C, 1.0 / C), log=True),
+            "logistic": logistic_prefixes(xs, ys, 1.0, n_classes=C, log=True),
+        }  # fmt: skip
+        if task_name == "gaussian-classes":
+            g = params["gaussian"]
+            log_probs["bayes"] = gaussian_classes_bayes_prefixes(
+                xs, ys, n_classes=C, mean_scale=g["mean_scale"], var_low=g["var_low"], var_high=g["var_high"],
+                shared=g["shared"], log=True)  # fmt: skip
+        out[task_name] = {"k": np.arange(cfg.task.n_points), "names": list(log_probs), "run_dir": str(run_dir),
+                          "scores": score(log_probs, ys)}  # fmt: skip
+    return out
+
+
+def _last(results: dict, task: str, name: str, metric: str) -> float:
+    return float(np.asarray(results[task]["scores"][name][metric][0])[-1])
+
+
+def claims(results: dict, params: dict) -> list:
+    out = []
+    if "gaussian-classes" in results:
+        gap = _last(results, "gaussian-classes", "transformer", "log_loss") - _last(
+            results, "gaussian-classes", "bayes", "log_loss")
+        out.append(Claim("gaussian_logloss_gap_to_bayes_at_last_k", gap, 0.1, bool(gap <= 0.1),
+                         "gaussian-classes: at the last prefix the transformer's log-loss is within 0.1 nats of the "
+                         "exact Bayes classifier's"))  # fmt: skip
+    for task in TASKS:
+        if task in results:
+            diff = _last(results, task, "transformer", "accuracy") - _last(results, task, "logistic", "accuracy")
+            out.append(Claim(f"{task}_accuracy_minus_logistic_at_last_k", diff, -0.02, bool(diff >= -0.02),
+                             f"{task}: at the last prefix the transformer's accuracy is at least logistic "
+                             "regression's minus 0.02"))  # fmt: skip
+    return out
+
+
+def summary(results: dict, params: dict) -> str:
+    lines = ["at the last prefix: accuracy / log-loss"]
+    for task, r in results.items():
+        cells = [f"{name} {_last(results, task, name, 'accuracy'):.3f} / {_last(results, task, name, 'log_loss'):.3f}"
+                 for name in r["names"]]  # fmt: skip
+        lines.append(f"  {task}: " + "; ".join(cells))
+    return "\n".join(lines)
+
+
+def plot(results: dict, params: dict):
+    import matplotlib.pyplot as plt
+
+    tasks = list(results)
+    fig, axes = plt.subplots(len(tasks), 2, figsize=(10, 3.4 * len(tasks)), squeeze=False)
+    styles = {"transformer": "C3-", "naive-bayes": "C0--", "logistic": "C2-.", "bayes": "k:"}
+    for row, task in enumerate(tasks):
+        r = results[task]
+        k = np.asarray(r["k"])
+        for col, metric in enumerate(("accuracy", "log_loss")):
+            ax = axes[row, col]
+            for name in r["names"]:
+                mean, lo, hi = (np.asarray(a) for a in r["scores"][name][metric])
+                ax.plot(k, mean, styles.get(name, "-"), label=name)
+                ax.fill_between(k, lo, hi, color=styles.get(name, "C7")[:2] if name != "bayes" else "k", alpha=0.15)
+            ax.set_xlabel("in-context examples k")
+            ax.set_ylabel(metric.replace("_", "-"))
+            ax.set_title(f"{task}: {metric.replace('_', '-')}")
+            if metric == "log_loss":
+                ax.set_ylim(0, min(2.0, ax.get_ylim()[1]))
+        axes[row, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
