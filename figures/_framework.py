@@ -22,7 +22,8 @@ with numpy arrays in ``<hash>.npz`` (loaded without pickle).
 Under ``torchrun`` every rank runs ``compute`` (so ``ctx.train`` trains with
 DistributedDataParallel across the ranks) and only rank 0 writes the cache and the files.
 
-What does not live here: any figure's science, and training itself (``ctx.train`` calls
+What does not live here: the cache and provenance helpers (:mod:`figures._store`),
+any figure's science, and training itself (``ctx.train`` calls
 ``icl.train.train`` on ``runs_root / config_hash(cfg)``, so a run with the same resolved
 config is trained once and reused).
 """
@@ -31,15 +32,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import importlib
 import json
 import math
 import os
 import pkgutil
-import platform
-import socket
-import subprocess
 import sys
 import time
 import warnings
@@ -49,6 +46,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
+
+from ._store import _atomic_write, _canonical, _git_commit, _load_cache, _machine, _save_cache, _versions, params_hash
 
 __all__ = ["Claim", "Context", "list_figures", "load_figure", "make_figure", "make_all", "format_claims", "params_hash"]
 
@@ -259,155 +258,6 @@ def load_figure(name):
         return found[name]
     broken = "".join(f"; figures.{m} failed: {e}" for m, e in errors.items())
     raise ValueError(f"make_figure: unknown figure {name!r}; available: {sorted(found)}{broken}")
-
-
-# ----------------------------------------------------------------------------- cache
-
-
-def _canonical(obj: Any) -> Any:
-    """A JSON-able, deterministic form of params (tuples -> lists, numpy scalars -> Python)."""
-    if isinstance(obj, dict):
-        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(obj, (list, tuple)):
-        return [_canonical(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    raise TypeError(f"make_figure: params must be JSON-able, got {type(obj).__name__} ({obj!r})")
-
-
-def params_hash(name: str, params: dict, version: int = 1) -> str:
-    """sha256 (16 hex digits) of the canonical JSON of ``(name, params, version)``.
-
-    >>> params_hash("x", {"b": 1, "a": [1, 2]}) == params_hash("x", {"a": (1, 2), "b": 1})
-    True
-    """
-    blob = json.dumps({"figure": name, "params": _canonical(params), "version": version}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _split_arrays(obj: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
-    """Replace arrays in a nested result by ``{"__npz__": key}`` and collect them."""
-    if isinstance(obj, dict):
-        return {str(k): _split_arrays(v, f"{path}/{k}", arrays) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_split_arrays(v, f"{path}/{i}", arrays) for i, v in enumerate(obj)]
-    if hasattr(obj, "detach") and hasattr(obj, "cpu"):  # torch tensor
-        obj = obj.detach().cpu().numpy()
-    if isinstance(obj, np.ndarray):
-        key = f"a{len(arrays)}"
-        arrays[key] = obj
-        return {"__npz__": key}
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return {"__float__": repr(obj)}
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    raise TypeError(f"compute must return JSON-able values or arrays; got {type(obj).__name__} at {path or '/'}")
-
-
-def _join_arrays(obj: Any, arrays) -> Any:
-    if isinstance(obj, dict):
-        if set(obj) == {"__npz__"}:
-            return np.asarray(arrays[obj["__npz__"]])
-        if set(obj) == {"__float__"}:
-            return float(obj["__float__"])
-        return {k: _join_arrays(v, arrays) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_join_arrays(v, arrays) for v in obj]
-    return obj
-
-
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def _save_cache(cache_dir: Path, key: str, record: dict, results: dict) -> None:
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    arrays: dict[str, np.ndarray] = {}
-    record = dict(record, results=_split_arrays(results, "", arrays))
-    if arrays:
-        # np.savez appends .npz to names without it, so the temp file keeps the suffix
-        def write_npz(p):
-            with open(p, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-
-        _atomic_write(cache_dir / f"{key}.npz", write_npz)
-    _atomic_write(cache_dir / f"{key}.json", lambda p: p.write_text(json.dumps(record, indent=1)))
-
-
-def _load_cache(cache_dir: Path, key: str, name: str, params: dict) -> tuple[dict, dict] | None:
-    meta_path = cache_dir / f"{key}.json"
-    if not meta_path.exists():
-        return None
-    try:
-        record = json.loads(meta_path.read_text())
-    except json.JSONDecodeError:
-        return None
-    if record.get("name") != name or record.get("params") != _canonical(params):
-        return None  # a hash collision or a hand-edited file: recompute
-    npz_path = cache_dir / f"{key}.npz"
-    if npz_path.exists():
-        with np.load(npz_path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    else:
-        arrays = {}
-    try:
-        results = _join_arrays(record.pop("results"), arrays)
-    except KeyError:
-        return None
-    return record, results
-
-
-# ----------------------------------------------------------------------------- provenance
-
-
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=_PACKAGE_DIR, capture_output=True, text=True, timeout=10, check=True
-        )
-        commit = out.stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=_PACKAGE_DIR, capture_output=True, text=True, timeout=10,
-        )
-        return commit + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("numpy", "scipy", "torch", "matplotlib"):
-        try:
-            out[pkg] = importlib.import_module(pkg).__version__
-        except ImportError:
-            out[pkg] = "not installed"
-    return out
-
-
-def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info: dict[str, Any] = {"hostname": socket.gethostname(), "platform": platform.platform(), "cpu": cpu,
-                            "cpu_count": os.cpu_count()}
-    if "torch" in sys.modules:
-        torch = sys.modules["torch"]
-        info["torch_threads"] = torch.get_num_threads()
-        if torch.cuda.is_available():
-            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    return info
 
 
 # ----------------------------------------------------------------------------- the build

@@ -12,7 +12,8 @@ import pytest
 
 import figures
 from figures import Claim, make_figure, params_hash
-from figures._framework import _canonical, format_claims
+from figures._framework import format_claims
+from figures._store import _canonical
 
 
 def fake_module(calls: list, value: float = 0.5, name: str = "fake-fig") -> types.ModuleType:
