@@ -275,6 +275,8 @@ def _process_group():
     if dist.is_initialized():
         yield
         return
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))  # NCCL collectives need the rank's own GPU
     dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
     try:
         yield

@@ -24,6 +24,7 @@ Seeds: run ``seed`` trains both models (training streams); evaluation prompts co
 from __future__ import annotations
 
 import json
+import os
 from functools import partial
 
 import numpy as np
@@ -133,11 +134,13 @@ def compute(params: dict, ctx) -> dict:
     from icl.tasks import make_task
     from icl.train import load_model
 
+    # under torchrun each rank evaluates on its own GPU (only rank 0's result is written)
+    device = f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if torch.cuda.is_available() else "cpu"
     settings = _settings(params)
     run_dirs = ctx.train_many([run_config(params, noise) for noise in settings.values()])
     out: dict = {}
     for (setting, noise), run_dir in zip(settings.items(), run_dirs):
-        model, cfg = load_model(run_dir, device="cuda" if torch.cuda.is_available() else "cpu")
+        model, cfg = load_model(run_dir, device=device)
         task = make_task(cfg.task)
         lr1, lr20 = (tune_gd_lr(task, cfg.task.n_points, 2000 + ctx.seed, steps) for steps in (1, 20))
         extra = {"gd": partial(gd_prefixes, lr=lr20, steps=20), "gd-1step": partial(gd_prefixes, lr=lr1, steps=1)}
