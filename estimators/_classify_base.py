@@ -16,7 +16,7 @@ import inspect
 import math
 from typing import Any
 
-from ._array import _is_traced, check_array, check_int, library_name, namespace
+from ._array import _is_traced, check_array, check_int, check_probability_vector, library_name, namespace
 
 __all__: list[str] = []
 
@@ -157,3 +157,28 @@ def jax_jit(*static: str):
         return wrapper
 
     return decorate
+
+
+def fixed_log_prior(xp, priors, n_classes, fn, like):
+    """log of validated fixed class priors, shape (C,), in ``like``'s dtype and device (``None`` stays ``None``)."""
+    if priors is None:
+        return None
+    p = check_probability_vector(priors, "priors", fn)
+    if p.shape[0] != n_classes:
+        raise ValueError(f"{fn}: priors must have one entry per class ({n_classes}), got {p.shape[0]}")
+    return safe_log(xp, xp.asarray(p, dtype=like.dtype, device=getattr(like, "device", None)))
+
+
+def class_log_prior(xp, counts, total, fixed):
+    """log class priors (..., C): ``fixed`` if given, else empirical ``counts / total`` (uniform where total = 0)."""
+    if fixed is not None:
+        return xp.broadcast_to(fixed, counts.shape)
+    C = counts.shape[-1]
+    empirical = safe_log(xp, counts / xp.where(total > 0, total, xp.ones_like(total)))
+    return xp.where(total > 0, empirical, xp.full_like(empirical, -math.log(C)))
+
+
+def exclusive_prefix_sum(xp, a, axis):
+    """Entry k sums items 0..k-1 along ``axis`` (entry 0 is zero)."""
+    n = a.shape[axis]
+    return xp.take(xp.cumulative_sum(a, axis=axis, include_initial=True), xp.arange(n), axis=axis)
