@@ -239,13 +239,13 @@ def plot(results: dict, params: dict):
     _decorate(axes[2], noisy, "(c) noisy: divergence of the transformer from each baseline",
               "SPD(transformer, baseline) / E[y²]")
     axes[2].set_xlim(1, len(k) - 1)
-    handles, labels = axes[0].get_legend_handles_labels()
-    h1, l1 = axes[1].get_legend_handles_labels()
-    for h, lab in zip(h1, l1):
-        if lab not in labels:
-            handles.append(h)
-            labels.append(lab)
-    fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=10, frameon=False)
+    by_label = {}
+    for ax in axes[:2]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            by_label.setdefault(lab, h)
+    labels = [LABELS[n] for n in LABELS if LABELS[n] in by_label]  # the order of LABELS
+    fig.legend([by_label[lab] for lab in labels], labels, loc="outside lower center", ncol=4, fontsize=10,
+               frameon=False)
     fig.suptitle("In-context linear regression: transformer vs. baselines "
                  "(mean over fresh prompts, shaded: 95% band; errors clipped to the axes)", fontsize=12)
     return fig
