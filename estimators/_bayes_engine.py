@@ -186,6 +186,20 @@ def _matvec(xp, S, x):
     return xp.sum(S * x[None, ...], axis=1)
 
 
+def _rank1_update(xp, S, g, Sx):
+    """``S <- S - g Sx^T`` for S (k, k, B, C), in place for numpy and torch.
+
+    Row by row for k >= 4, so that the temporary is one (k, B, C) row, not the whole
+    (k, k, B, C) outer product (about 2x faster on a CPU); jax arrays are immutable and
+    take the whole update at once (``-=`` rebinds).
+    """
+    if library_name(S) == "jax" or S.shape[0] < 4:
+        S -= g[:, None, ...] * Sx[None, ...]
+        return
+    for i in range(S.shape[0]):
+        S[i] -= g[i] * Sx
+
+
 def _kalman(xp, xs, ys, s_extra, mean, cov, support, need_state=True):
     """Run one chunk of Gaussian components over all points.
 
@@ -222,8 +236,8 @@ def _kalman(xp, xs, ys, s_extra, mean, cov, support, need_state=True):
         ll = ll - 0.5 * (LOG_2PI + xp.log(s) + r * r / s)
         g = Sx / s
         m = m + g * r
-        if i < n - 1 or need_state:  # in place for numpy and torch; jax rebinds
-            S -= g[:, None, ...] * Sx[None, ...]
+        if i < n - 1 or need_state:
+            _rank1_update(xp, S, g, Sx)
     m = xp.permute_dims(m, (1, 2, 0))  # (B, C, k)
     S = xp.permute_dims(S, (2, 3, 0, 1))  # (B, C, k, k)
     return xp.stack(yhats, axis=0), xp.stack(lls, axis=0), ll, m, S
