@@ -2,7 +2,7 @@
 
 One calling convention for every fitted model (REFERENCE.md section 5):
 
-* ``*_fit(X, y, n_classes=None, ...)`` with ``X (..., m, d)`` and integer labels ``y (..., m)``
+* ``*_fit(X, y, ..., n_classes=None)`` with ``X (..., m, d)`` and integer labels ``y (..., m)``
   in ``{0, ..., C-1}`` returns a small frozen record (a ``NamedTuple`` of arrays, so it is also
   a jax pytree), batched over the leading axes (independent problems);
 * ``*_predict_proba(params, X)`` returns probabilities ``(..., m, C)`` (``log=True``: log-probabilities)
@@ -15,10 +15,10 @@ Everything is computed in log space and normalised with ``logsumexp``. Gaussian 
 two variants: ``shared_variance=True`` pools one diagonal variance over the classes, which makes
 the log-odds linear in x (:func:`gaussian_nb_linear_form`; the variant analysed by Zheng et al.
 2023), and ``shared_variance=False`` keeps one variance per class (scikit-learn's GaussianNB; a
-quadratic rule). Logistic regression (Newton / IRLS) lives in :mod:`estimators._logistic` and the
-exact Bayes classifier of the Gaussian class-conditional prior in :mod:`estimators._classify_bayes`;
-both are re-exported here. Notation map: the papers' number of features n is ``d`` here, and their
-number of training samples m is ``m``.
+quadratic rule). Bernoulli naive Bayes lives in :mod:`estimators._bernoulli_nb`, logistic
+regression (Newton / IRLS) in :mod:`estimators._logistic` and the exact Bayes classifier of the
+Gaussian class-conditional prior in :mod:`estimators._classify_bayes`; all are re-exported here.
+Notation map: the papers' number of features n is ``d`` here; their training size m is ``m``.
 """
 
 from __future__ import annotations
