@@ -187,17 +187,18 @@ def _matvec(xp, S, x):
 
 
 def _rank1_update(xp, S, g, Sx):
-    """``S <- S - g Sx^T`` for S (k, k, B, C), in place for numpy and torch.
+    """``S - g Sx^T`` for S (k, k, B, C): updated in place for numpy and torch, and returned.
 
     Row by row for k >= 4, so that the temporary is one (k, B, C) row, not the whole
     (k, k, B, C) outer product (about 2x faster on a CPU); jax arrays are immutable and
     take the whole update at once (``-=`` rebinds).
     """
     if library_name(S) == "jax" or S.shape[0] < 4:
-        S -= g[:, None, ...] * Sx[None, ...]
-        return
+        S -= g[:, None, ...] * Sx[None, ...]  # in place for numpy and torch; a new array for jax
+        return S
     for i in range(S.shape[0]):
         S[i] -= g[i] * Sx
+    return S
 
 
 def _kalman(xp, xs, ys, s_extra, mean, cov, support, need_state=True):
@@ -237,7 +238,7 @@ def _kalman(xp, xs, ys, s_extra, mean, cov, support, need_state=True):
         g = Sx / s
         m = m + g * r
         if i < n - 1 or need_state:
-            _rank1_update(xp, S, g, Sx)
+            S = _rank1_update(xp, S, g, Sx)
     m = xp.permute_dims(m, (1, 2, 0))  # (B, C, k)
     S = xp.permute_dims(S, (2, 3, 0, 1))  # (B, C, k, k)
     return xp.stack(yhats, axis=0), xp.stack(lls, axis=0), ll, m, S
