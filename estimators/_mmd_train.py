@@ -80,6 +80,18 @@ def _ratio(K: torch.Tensor, n: int, drop_yy: bool, eps: float):
     return stat / torch.sqrt(torch.clamp(var, min=0.0) + eps), stat, var
 
 
+def _grid_start(kernel_matrix, bw0: float, n: int, drop_yy: bool, eps: float) -> float:
+    """The bandwidth among ``bw0 * 2^k``, k = -6..2, with the largest J (Adam starts there).
+
+    J is not concave in the bandwidth: started at the median heuristic alone, Adam can
+    stall where the kernel is too wide to see the difference at all.
+    """
+    grid = [bw0 * 2.0**k for k in range(-6, 3)]
+    with torch.no_grad():
+        scores = [float(_ratio(kernel_matrix(h), n, drop_yy, eps)[0]) for h in grid]
+    return grid[int(np.nanargmax(scores))]
+
+
 def train_kernel(
     X_train: Any,
     Y_train: Any,
@@ -103,7 +115,8 @@ def train_kernel(
     :func:`~estimators.mmd.mpp_h1_variance`). ``"mmd-o"`` learns the bandwidth of a Gaussian
     on the raw inputs; ``"mmd-d"`` / ``"mmd-mp"`` learn a :class:`~estimators.mmd.DeepKernel`
     (phi = :func:`featurizer`, both bandwidths and e). Bandwidths start at the median
-    heuristic (of the inputs for q, of the initial features for kappa).
+    heuristic times the power of two in 2^-6 .. 2^2 with the largest initial J (kappa's for
+    the deep kernels; q stays at the median heuristic of the inputs).
 
     Parameters
     ----------
@@ -125,12 +138,12 @@ def train_kernel(
     device : torch device, optional
         Where to train (default CPU); the returned kernel lives there.
     return_history : bool
-        Also return the per-epoch J (numpy array).
+        Also return J before each Adam step and after the last one (numpy array).
 
     Returns
     -------
     kernel : GaussianKernel (MMD-O, float bandwidth) or DeepKernel (MMD-D / MMD-MP, in eval mode)
-    history : numpy array of shape (n_epochs,), only with ``return_history``
+    history : numpy array of shape (n_epochs + 1,), only with ``return_history``
 
     References
     ----------
@@ -156,27 +169,33 @@ def train_kernel(
     X, Y = _training_pair(X_train, Y_train, fn, device)
     n, d = X.shape
     Z = torch.cat([X, Y])
-    bw0 = float(median_heuristic(Z.cpu()))
+    bw0 = max(float(median_heuristic(Z.cpu())), 1e-6)
+    drop_yy = objective == "mmd-mp"
     if objective == "mmd-o":
-        log_bw = torch.nn.Parameter(torch.tensor(math.log(max(bw0, 1e-6)), device=device))
+        bw = _grid_start(lambda h: GaussianKernel(h)(Z, Z), bw0, n, drop_yy, eps)
+        log_bw = torch.nn.Parameter(torch.tensor(math.log(bw), device=device))
         params = [log_bw]
         kernel_of = lambda: GaussianKernel(torch.exp(log_bw))  # noqa: E731
     else:
         phi = featurizer(d, hidden, n_out, seed=seed).to(device)
         with torch.no_grad():
-            bw_phi = float(median_heuristic(phi(Z).cpu()))
-        deep = DeepKernel(phi, max(bw_phi, 1e-6), max(bw0, 1e-6), e).to(device)
+            F = phi(Z)
+            bw_phi = max(float(median_heuristic(F.cpu())), 1e-6)
+            q = GaussianKernel(bw0)(Z, Z)
+            bw_phi = _grid_start(lambda h: ((1 - e) * GaussianKernel(h)(F, F) + e) * q, bw_phi, n, drop_yy, eps)
+        deep = DeepKernel(phi, bw_phi, bw0, e).to(device)
         params = list(deep.parameters())
         kernel_of = lambda: deep  # noqa: E731
-    drop_yy = objective == "mmd-mp"
     opt = torch.optim.Adam(params, lr=lr)
-    history = np.empty(n_epochs)
-    for epoch in range(n_epochs):
-        opt.zero_grad()
+    history = np.empty(n_epochs + 1)
+    for epoch in range(n_epochs + 1):
         J, _, _ = _ratio(kernel_of()(Z, Z), n, drop_yy, eps)
+        history[epoch] = float(J.detach())
+        if epoch == n_epochs:
+            break
+        opt.zero_grad()
         (-J).backward()
         opt.step()
-        history[epoch] = float(J.detach())
     if objective == "mmd-o":
         kernel = GaussianKernel(float(torch.exp(log_bw.detach())))
     else:

@@ -28,7 +28,7 @@ from estimators.mmd_data import blob, hdgm, multi_population
 NAME = "mmd-power"
 DESCRIPTION = "MMD two-sample tests: power and type-I error of median / MMD-O / MMD-D / MMD-MP / C2ST on Blob, HDGM, multi-population"
 PAPER_GPU_TIME = "about 20 min on 2 CPU cores (no GPU needed)"
-VERSION = 1
+VERSION = 2  # 2: bandwidth grid start in train_kernel
 
 METHODS = ("median", "mmd-o", "mmd-d", "mmd-mp", "c2st-s", "c2st-l")
 LABELS = {"median": "Gaussian, median heuristic", "mmd-o": "MMD-O", "mmd-d": "MMD-D", "mmd-mp": "MMD-MP",
@@ -38,9 +38,9 @@ _COMMON = {"alpha": 0.05, "hdgm_d": 2, "mp_d": 5, "mp_rho1": 0.5, "lr": 1e-3, "l
 PRESETS = {
     "tiny": {**_COMMON, "seeds": [0], "blob_n": [20], "hdgm_n": [20], "mp_n": 20, "mp_K": [1, 2], "n_test": 8,
              "n_permutations": 19, "epochs": 5, "epochs_o": 5, "epochs_clf": 5, "hidden": 8},
-    "quick": {**_COMMON, "seeds": [0, 1], "blob_n": [90, 180], "hdgm_n": [300], "mp_n": 300, "mp_K": [1, 4],
+    "quick": {**_COMMON, "seeds": [0, 1], "blob_n": [90, 180], "hdgm_n": [200], "mp_n": 200, "mp_K": [1, 4],
               "n_test": 100, "n_permutations": 100, "epochs": 300, "epochs_o": 200, "epochs_clf": 300, "hidden": 30},
-    "paper": {**_COMMON, "seeds": [0, 1, 2], "blob_n": [90, 180, 270], "hdgm_n": [150, 300, 500], "mp_n": 300,
+    "paper": {**_COMMON, "seeds": [0, 1, 2], "blob_n": [90, 180, 270], "hdgm_n": [100, 200, 300], "mp_n": 200,
               "mp_K": [1, 2, 4, 8], "n_test": 100, "n_permutations": 100, "epochs": 500, "epochs_o": 300,
               "epochs_clf": 500, "hidden": 50},
 }
