@@ -364,6 +364,7 @@ def logistic_prefixes(
     tol: float = 1e-6,
     max_iter: int = 100,
     log: bool = False,
+    chunk: int = 256,
 ) -> Any:
     r"""Logistic regression on every prefix of a prompt: ``probs[..., k, :]`` from the first k pairs.
 
@@ -380,6 +381,8 @@ def logistic_prefixes(
         As in :func:`logistic_fit`.
     log : bool
         Return log-probabilities.
+    chunk : int
+        Prompts solved together (memory grows like chunk * n^2 * d).
 
     Returns
     -------
@@ -404,16 +407,21 @@ def logistic_prefixes(
     C = check_positive(C, "C", fn)
     tol = check_positive(tol, "tol", fn)
     max_iter = check_int(max_iter, "max_iter", fn, minimum=1)
-    n = xs.shape[-2]
+    chunk = check_int(chunk, "chunk", fn, minimum=1)
+    n, d = xs.shape[-2], xs.shape[-1]
     idx = xp.arange(n, device=getattr(xs, "device", None))
     mask = xp.astype(idx[None, :] < idx[:, None], xs.dtype)  # (k, i): point i is in prefix k
-    Xa = _augment(xp, xs)[..., None, :, :]  # (..., 1, n, d+1)
-    Yk = _targets(xp, yi, ncls, xs.dtype)[..., None, :, :]  # (..., 1, n, K)
-    s = xp.broadcast_to(mask, (*yi.shape[:-1], n, n))  # prefix 0 has no weight: its solution is theta = 0
-    theta = _newton(
-        xp, Xa, Yk, s, C,
-        binary=ncls == 2, penalize_intercept=True, tol=tol, max_iter=max_iter, fn=fn,
-    )  # fmt: skip
-    z = xp.sum(theta * _augment(xp, xs)[..., :, None, :], axis=-1)  # (..., n, K)
+    flat_x, flat_y = xp.reshape(xs, (-1, n, d)), xp.reshape(yi, (-1, n))
+    parts = []
+    for start in range(0, flat_x.shape[0], chunk):  # n fits per prompt: bound the (chunk, n, n, .) arrays
+        cx, cy = flat_x[start : start + chunk], flat_y[start : start + chunk]
+        Xa = _augment(xp, cx)  # (b, n, d+1)
+        s = xp.broadcast_to(mask, (cx.shape[0], n, n))  # prefix 0 has no weight: its solution is theta = 0
+        theta = _newton(
+            xp, Xa[:, None, :, :], _targets(xp, cy, ncls, xs.dtype)[:, None, :, :], s, C,
+            binary=ncls == 2, penalize_intercept=True, tol=tol, max_iter=max_iter, fn=fn,
+        )  # fmt: skip
+        parts.append(xp.sum(theta * Xa[:, :, None, :], axis=-1))  # (b, n, K): prefix k's logits at x_k
+    z = xp.reshape(xp.concat(parts, axis=0), (*yi.shape, -1))
     logp = _log_proba(xp, z)
     return logp if log else xp.exp(logp)

@@ -265,6 +265,8 @@ def test_bernoulli_nb_prefixes_equal_fits_on_prefixes(rng):
 def test_logistic_prefixes_equal_fits_on_prefixes(rng, classes):
     xs, ys = prompt(rng, classes=classes)
     probs = logistic_prefixes(xs, ys, 2.0, n_classes=classes, tol=1e-10)
+    chunked = logistic_prefixes(xs[None], ys[None], 2.0, n_classes=classes, tol=1e-10, chunk=1)
+    np.testing.assert_allclose(chunked[0], probs, atol=1e-12)
     np.testing.assert_allclose(probs[:, 0], 1 / classes, atol=1e-15)
     for k in range(1, 12):
         fit = logistic_fit(xs[:, :k], ys[:, :k], 2.0, n_classes=classes, penalize_intercept=True, tol=1e-10)
