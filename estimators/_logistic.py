@@ -59,9 +59,8 @@ def _scores(xp, Xa, theta):
 
 
 @jax_jit("binary")
-def _objective(xp, Xa, Yk, s, theta, lam, binary):
-    """Mean-scaled penalised log-loss per problem: (...,)."""
-    z = _scores(xp, Xa, theta)  # (..., m, K)
+def _objective(xp, z, Yk, s, theta, lam, binary):
+    """Mean-scaled penalised log-loss per problem (...,), from the logits z = Xa theta^T (..., m, K)."""
     if binary:
         loss = softplus(xp, z[..., 0]) - Yk[..., 0] * z[..., 0]
     else:
@@ -76,13 +75,12 @@ def _norm(xp, s):
     return xp.where(S > 0, S, xp.ones_like(S))
 
 
-def _derivatives(xp, Xa, Yk, s, theta, lam, binary, fix_intercept, hessian=True, Xh=None):
+def _derivatives(xp, Xa, z, Yk, s, theta, lam, binary, fix_intercept, hessian=True, Xh=None):
     """Mean-scaled gradient (..., K*(d+1)) and Hessian (..., K*(d+1), K*(d+1)) (``None`` unless ``hessian``).
 
-    ``Xh``: a lower-precision copy of ``Xa`` in which the Hessian's X^T W X products are formed
-    (then cast back); the gradient always uses ``Xa``.
+    ``z`` are the current logits ``Xa theta^T``. ``Xh``: a lower-precision copy of ``Xa`` in which
+    the Hessian's X^T W X products are formed (then cast back); the gradient always uses ``Xa``.
     """
-    z = _scores(xp, Xa, theta)
     S = _norm(xp, s)[..., None]
     if binary:
         p = xp.exp(-softplus(xp, -z))  # sigmoid, (..., m, 1)
@@ -127,31 +125,33 @@ def _derivatives(xp, Xa, Yk, s, theta, lam, binary, fix_intercept, hessian=True,
 
 
 @jax_jit("binary", "fix_intercept", "fresh")
-def _direction(xp, Xa, Yk, s, theta, lam, H, Xh, *, binary, fix_intercept, fresh):
-    """Newton (``fresh``) or chord (reuses ``H``) step (..., K, d+1), its slope g^T step, and the Hessian used."""
-    g, H_new = _derivatives(xp, Xa, Yk, s, theta, lam, binary, fix_intercept, hessian=fresh, Xh=Xh)
+def _direction(xp, Xa, z, Yk, s, theta, lam, H, Xh, *, binary, fix_intercept, fresh):
+    """Newton (``fresh``) or chord (reuses ``H``) step (..., K, d+1), its slope g^T step, the Hessian
+    used, and the change of the logits per unit step (..., m, K)."""
+    g, H_new = _derivatives(xp, Xa, z, Yk, s, theta, lam, binary, fix_intercept, hessian=fresh, Xh=Xh)
     H = H_new if fresh else H
     step = xp.reshape(-solve(xp, H, g), theta.shape)  # (..., K, d+1)
     if fix_intercept:  # keep sum_c b_c = 0 exactly
         step_b = step[..., -1] - xp.mean(step[..., -1], axis=-1, keepdims=True)
         step = xp.concat([step[..., :-1], step_b[..., None]], axis=-1)
-    return step, xp.sum(xp.reshape(g, theta.shape) * step, axis=(-2, -1)), H
+    return step, xp.sum(xp.reshape(g, theta.shape) * step, axis=(-2, -1)), H, _scores(xp, Xa, step)
 
 
 @jax_jit("binary")
-def _armijo(xp, Xa, Yk, s, theta, lam, step, t, f0, slope, active, *, binary):
+def _armijo(xp, z, dz, Yk, s, theta, lam, step, t, f0, slope, active, *, binary):
     """Objective at theta + t step and whether it decreases enough (Armijo, with a rounding allowance)."""
-    f1 = _objective(xp, Xa, Yk, s, theta + t[..., None, None] * step, lam, binary)
+    f1 = _objective(xp, z + t[..., None, None] * dz, Yk, s, theta + t[..., None, None] * step, lam, binary)
     eps = xp.finfo(theta.dtype).eps
     return f1, (f1 <= f0 + 1e-4 * t * slope + 16 * eps * xp.abs(f0)) | ~active
 
 
 @jax_jit()
-def _accept(xp, theta, step, t, f0, f1, active):
-    """Move the active problems; return theta, objective, relative step size."""
-    theta = theta + xp.where(active, t, xp.zeros_like(t))[..., None, None] * step
+def _accept(xp, theta, z, step, dz, t, f0, f1, active):
+    """Move the active problems; return theta, logits, objective, relative step size."""
+    t_active = xp.where(active, t, xp.zeros_like(t))[..., None, None]
+    theta, z = theta + t_active * step, z + t_active * dz
     scale = xp.maximum(xp.max(xp.abs(theta), axis=(-2, -1)), xp.ones_like(f0))
-    return theta, xp.where(active, f1, f0), xp.max(xp.abs(step), axis=(-2, -1)) / scale
+    return theta, z, xp.where(active, f1, f0), xp.max(xp.abs(step), axis=(-2, -1)) / scale
 
 
 def _newton(xp, Xa, Yk, s, C, *, binary, penalize_intercept, tol, max_iter, fn, hessian_dtype=None):
@@ -168,20 +168,22 @@ def _newton(xp, Xa, Yk, s, C, *, binary, penalize_intercept, tol, max_iter, fn, 
     tol = max(tol, math.sqrt(float(xp.finfo(Xa.dtype).eps)))  # float32 steps cannot shrink much below this
     H = xp.zeros((*batch, K * d1, K * d1), dtype=Xa.dtype, device=device)
     Xh = None if hessian_dtype is None or hessian_dtype == Xa.dtype else xp.astype(Xa, hessian_dtype)
-    f0 = _objective(xp, Xa, Yk, s, theta, lam, binary)
+    z = xp.zeros((*batch, Xa.shape[-2], K), dtype=Xa.dtype, device=device)  # logits at theta = 0
+    f0 = _objective(xp, z, Yk, s, theta, lam, binary)
     for it in range(max_iter):
         # Shamanskii's variant of Newton: every other step reuses the last Hessian (a chord step,
         # one solve instead of a batched X^T W X); the line search keeps each step a descent step.
-        step, slope, H = _direction(
-            xp, Xa, Yk, s, theta, lam, H, Xh, binary=binary, fix_intercept=fix_intercept, fresh=it % 2 == 0
+        # The logits are updated with the step (z + t X step^T), not recomputed: one pass over X less.
+        step, slope, H, dz = _direction(
+            xp, Xa, z, Yk, s, theta, lam, H, Xh, binary=binary, fix_intercept=fix_intercept, fresh=it % 2 == 0
         )
         t = xp.ones_like(f0)
         for _ls in range(40):  # backtracking: halve t where the Armijo condition fails
-            f1, ok = _armijo(xp, Xa, Yk, s, theta, lam, step, t, f0, slope, active, binary=binary)
+            f1, ok = _armijo(xp, z, dz, Yk, s, theta, lam, step, t, f0, slope, active, binary=binary)
             if bool(xp.all(ok)):
                 break
             t = xp.where(ok, t, 0.5 * t)
-        theta, f0, last_step = _accept(xp, theta, step, t, f0, f1, active)
+        theta, z, f0, last_step = _accept(xp, theta, z, step, dz, t, f0, f1, active)
         active = active & (last_step > tol)
         if not bool(xp.any(active)):
             return theta
