@@ -38,9 +38,9 @@ _COMMON = {"alpha": 0.05, "hdgm_d": 2, "mp_d": 5, "mp_rho1": 0.5, "lr": 1e-3, "l
 PRESETS = {
     "tiny": {**_COMMON, "seeds": [0], "blob_n": [20], "hdgm_n": [20], "mp_n": 20, "mp_K": [1, 2], "n_test": 8,
              "n_permutations": 19, "epochs": 5, "epochs_o": 5, "epochs_clf": 5, "hidden": 8},
-    "quick": {**_COMMON, "seeds": [0, 1], "blob_n": [90, 180], "hdgm_n": [200], "mp_n": 200, "mp_K": [1, 4],
+    "quick": {**_COMMON, "seeds": [0, 1], "blob_n": [90, 180], "hdgm_n": [200], "mp_n": 150, "mp_K": [1, 4],
               "n_test": 100, "n_permutations": 100, "epochs": 300, "epochs_o": 200, "epochs_clf": 300, "hidden": 30},
-    "paper": {**_COMMON, "seeds": [0, 1, 2], "blob_n": [90, 180, 270], "hdgm_n": [100, 200, 300], "mp_n": 200,
+    "paper": {**_COMMON, "seeds": [0, 1, 2], "blob_n": [90, 180, 270], "hdgm_n": [100, 200, 250], "mp_n": 150,
               "mp_K": [1, 2, 4, 8], "n_test": 100, "n_permutations": 100, "epochs": 500, "epochs_o": 300,
               "epochs_clf": 500, "hidden": 50},
 }
