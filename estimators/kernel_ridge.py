@@ -14,6 +14,7 @@ any callable ``k(X, Y) -> (..., n, m)``. An indefinite kernel matrix is a
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from typing import Any, NamedTuple
 
@@ -59,6 +60,30 @@ def _try_cholesky(xp, A):
     return L, _is_traced(L) or bool(xp.all(xp.isfinite(L)))
 
 
+def _stacklevel() -> int:
+    """The ``stacklevel`` that attributes a warning to the first caller outside ``estimators``."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("estimators."):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _check_factor_diagonal(d: np.ndarray, eps: float, fn: str, what: str) -> None:
+    """Raise on a non-finite Cholesky factor; warn when ``(max L_ii / min L_ii)^2`` (a lower bound
+    on the condition number) exceeds ``1 / (1e3 eps)``."""
+    d = np.asarray(d, dtype=np.float64)
+    if not np.all(np.isfinite(d)):
+        raise ValueError(f"{fn}: {what} contains NaN or infinite values; check the kernel and its inputs")
+    cond = float(np.max((d.max(axis=-1) / d.min(axis=-1)) ** 2)) if d.min() > 0 else math.inf
+    if cond > 1.0 / (1e3 * eps):
+        warnings.warn(
+            f"{fn}: {what} is ill-conditioned (condition number about {cond:.1e}); "
+            "the solution may be inaccurate: increase lam",
+            RuntimeWarning,
+            stacklevel=_stacklevel(),
+        )
+
+
 def _cholesky(xp, A: Any, fn: str, what: str = "K + lam I") -> Any:
     """Lower Cholesky factor of a batch of symmetric matrices, with PSD and conditioning checks.
 
@@ -72,17 +97,7 @@ def _cholesky(xp, A: Any, fn: str, what: str = "K + lam I") -> Any:
     n = A.shape[-1]
     eps = _eps(A.dtype)
     if ok:
-        d = to_numpy(xp.linalg.diagonal(L)).astype(np.float64)
-        if not np.all(np.isfinite(d)):
-            raise ValueError(f"{fn}: {what} contains NaN or infinite values; check the kernel and its inputs")
-        cond = float(np.max((d.max(axis=-1) / d.min(axis=-1)) ** 2)) if d.min() > 0 else math.inf
-        if cond > 1.0 / (1e3 * eps):
-            warnings.warn(
-                f"{fn}: {what} is ill-conditioned (condition number about {cond:.1e}); "
-                "the solution may be inaccurate: increase lam",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+        _check_factor_diagonal(to_numpy(xp.linalg.diagonal(L)), eps, fn, what)
         return L
     A_np = to_numpy(A).astype(np.float64)
     if not np.all(np.isfinite(A_np)):
@@ -107,7 +122,7 @@ def _cholesky(xp, A: Any, fn: str, what: str = "K + lam I") -> Any:
         f"{fn}: {what} is singular or ill-conditioned (smallest eigenvalue {low:.3g}, largest {top:.3g}); "
         f"added {jitter:.3g} to its diagonal to factorise it; increase lam for a stable solution",
         RuntimeWarning,
-        stacklevel=3,
+        stacklevel=_stacklevel(),
     )
     return L
 
@@ -202,16 +217,34 @@ def kernel_ridge_fit(X: Any, y: Any, kernel: Any, lam: float = 1.0) -> KernelRid
 
 def _fit_block(xp, kernel, X, y, lam, fn):
     """``alpha = (K + lam I)^{-1} y = L^{-T} L^{-1} y`` for a batch of problems, ``L L^T = K + lam I``."""
-    L = _cholesky(xp, _add_diag(xp, _gram(xp, kernel, X, fn), lam), fn)
-    if library_name(L) == "numpy":  # one LAPACK potrs call per problem instead of two triangular solves
-        from scipy.linalg import get_lapack_funcs
-
-        (potrs,) = get_lapack_funcs(("potrs",), (L,))
-        Lf, yf = L.reshape((-1,) + L.shape[-2:]), y.reshape((-1, y.shape[-1]))
-        out = np.stack([potrs(Lf[i], yf[i], lower=1)[0] for i in range(Lf.shape[0])])
-        return out.reshape(y.shape).astype(y.dtype, copy=False)
+    K = _add_diag(xp, _gram(xp, kernel, X, fn), lam)
+    if library_name(K) == "numpy" and not _is_traced(K):
+        alpha = _posv_loop(K, y, fn)
+        if alpha is not None:
+            return alpha
+    L = _cholesky(xp, K, fn)
     z = solve_triangular(xp, L, y[..., None], lower=True)
     return solve_triangular(xp, L, z, lower=True, transpose=True)[..., 0]
+
+
+def _posv_loop(K: np.ndarray, y: np.ndarray, fn: str):
+    """numpy fast path: one LAPACK ``posv`` (Cholesky factor + solve) per problem, no Python-level
+    batching overhead. Returns None when a factorisation fails, so that :func:`_cholesky`
+    can report an indefinite matrix or add jitter."""
+    from scipy.linalg import get_lapack_funcs
+
+    n = K.shape[-1]
+    Kf, yf = K.reshape((-1, n, n)), y.reshape((-1, n))
+    (posv,) = get_lapack_funcs(("posv",), (Kf[:1], yf[:1]))
+    out, diag = np.empty(yf.shape, dtype=K.dtype), np.empty(yf.shape, dtype=K.dtype)
+    for i in range(Kf.shape[0]):
+        # K is symmetric, so its transpose is a Fortran-ordered copy-free view for LAPACK
+        c, x, info = posv(Kf[i].T, yf[i], lower=1, overwrite_a=0, overwrite_b=0)
+        if info != 0:
+            return None
+        out[i], diag[i] = x, np.diagonal(c)
+    _check_factor_diagonal(diag, _eps(K.dtype), fn, "K + lam I")
+    return out.reshape(y.shape).astype(y.dtype, copy=False)
 
 
 _CHUNK = 1 << 18  # kernel-matrix entries per block (2 MiB in float64)
