@@ -176,7 +176,6 @@ def _one_dataset(name: str, params: dict, ctx) -> dict:
 
 
 def compute(params: dict, ctx) -> dict:
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     return {name: _one_dataset(name, params, ctx) for name in params["datasets"]}
 
 
