@@ -253,3 +253,14 @@ def test_classification_tasks():
                            get_task("gaussian-classes", d=3, shared=False).sample(5, 2, 0).params["vars"][:, 1])
     with pytest.raises(ConfigError, match=r"task\.noise: linear-classification has no observation noise"):
         get_task("linear-classification", d=3, noise=0.1)
+
+
+@pytest.mark.parametrize("name", ["linear", "fourier", "haar"])
+def test_input_second_moment_and_stable_gd_baseline(name):
+    task = build(name)
+    b = task.sample(2000, 12, eval_generator(8))
+    mean, se = _mean_with_se((b.xs.double() ** 2).sum(-1).numpy())
+    assert abs(mean - task.x_second_moment()) < 5 * se
+    preds = task.baselines()["gd"](b.xs.double(), b.ys.double())
+    err = ((preds - b.ys.double()) ** 2).mean(0) / task.y_second_moment
+    assert float(err.max()) < 3.0  # gradient descent does not blow up at any prefix length

@@ -151,6 +151,10 @@ class Task:
         """Inputs (B, n, d); default x ~ N(0, I_d)."""
         return rng.standard_normal((batch, n_points, self.d))
 
+    def x_second_moment(self) -> float:
+        """E||x||^2 under :meth:`sample_inputs` (d for x ~ N(0, I_d))."""
+        return float(self.d)
+
     def evaluate(self, xs: np.ndarray, params: Any) -> np.ndarray:
         """Noiseless values f(x) of shape (B, n) (labels for classification)."""
         raise NotImplementedError(f"{type(self).__name__} must implement evaluate")
@@ -210,7 +214,8 @@ class Task:
             "ols": linear.ols_prefixes,
             "averaging": linear.averaging_prefixes,
             "3-nn": partial(linear.knn_prefixes, k=3),
-            "gd": partial(linear.gd_prefixes, lr=0.25, steps=20),
+            # 20 steps at rate 1 / (4 E||x||^2): eta * lambda_max < 2 unless ||x||^2 > 8 E||x||^2 (one point)
+            "gd": partial(linear.gd_prefixes, lr=0.25 / self.x_second_moment(), steps=20),
         }
         if self.ridge_lam is not None and self.ridge_lam > 0:
             out["ridge"] = partial(linear.ridge_prefixes, lam=self.ridge_lam)

@@ -63,6 +63,9 @@ class FourierSeries(FeatureTask):
     def sample_inputs(self, batch: int, n_points: int, rng: np.random.Generator) -> np.ndarray:
         return rng.uniform(-self.length, self.length, size=(batch, n_points, 1))
 
+    def x_second_moment(self) -> float:
+        return self.length**2 / 3.0
+
     def f_second_moment(self) -> float:
         return self.scale**2 * (1.0 + self.max_freq)  # 1 + 2N * 1/2
 
@@ -134,6 +137,9 @@ class HaarWavelets(FeatureTask):
 
     def sample_inputs(self, batch: int, n_points: int, rng: np.random.Generator) -> np.ndarray:
         return rng.uniform(0.0, 1.0, size=(batch, n_points, 1))
+
+    def x_second_moment(self) -> float:
+        return 1.0 / 3.0
 
     def f_second_moment(self) -> float:
         return self.scale**2 * self.prior.d  # orthonormal basis under U[0, 1)
