@@ -357,6 +357,8 @@ def train(cfg: RunConfig, out_dir: str | Path, progress: bool = True, device: st
     dev = resolve_device(tc.device if device == "auto" else device, local_rank)
     if world > 1 and tc.batch_size % world:
         raise ConfigError(f"train.batch_size: {tc.batch_size} is not divisible by the world size {world}")
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)  # NCCL communicators and autocast use the current device
     owns_group = False
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
