@@ -81,7 +81,7 @@ STYLES = {
     "averaging": dict(color="tab:orange", lw=1.5),
     "3-nn": dict(color="tab:brown", lw=1.5, ls=":", marker="s", ms=3),
 }
-FLOOR, CEIL = 1e-3, 3.0  # y-axis range of the error panels (values outside are clipped to the frame)
+FLOOR, CEIL = 1e-3, 3.0  # y-axis range: noisy panel from 10 FLOOR, noiseless from FLOOR / 10; clipped outside
 
 
 def _toml(value) -> str:
@@ -201,16 +201,19 @@ def summary(results: dict, params: dict) -> str:
 
 def _error_panel(ax, r: dict, title: str) -> None:
     k = np.asarray(r["k"])
+    floor = FLOOR * 10 if r["noise"] > 0 else FLOOR / 10  # the noise floor vs noiseless errors near 0
     for name in r["names"]:
-        mean, lo, hi = (np.clip(np.asarray(a), FLOOR, CEIL) for a in r["curves"][name])
+        mean, lo, hi = (np.clip(np.asarray(a), floor, CEIL) for a in r["curves"][name])
         style = dict(STYLES.get(name, {}))
         ax.plot(k, mean, label=LABELS.get(name, name), **style)
         ax.fill_between(k, lo, hi, color=style.get("color"), alpha=0.12, lw=0)
     _decorate(ax, r, title, "normalised squared error")
-    ax.set_ylim(FLOOR, CEIL)
+    ax.set_ylim(floor, CEIL)
 
 
 def _decorate(ax, r: dict, title: str, ylabel: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     d = r["d"]
     ax.set_yscale("log")
     ax.axvline(d, color="0.5", ls=":", lw=1)
@@ -219,6 +222,7 @@ def _decorate(ax, r: dict, title: str, ylabel: str) -> None:
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=11, pad=14)
     ax.set_xlim(0, len(r["k"]) - 1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, which="major", alpha=0.3)
 
 
