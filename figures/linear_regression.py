@@ -34,7 +34,7 @@ from figures import Claim
 NAME = "linear-regression"
 DESCRIPTION = "transformer vs OLS, Bayes ridge, GD, averaging, 3-NN on linear regression (Garg 2022 Fig. 2)"
 PAPER_GPU_TIME = "not measured here (no GPU); estimate: a few hours per run on one A100-class GPU, 2 runs of 500k steps"
-VERSION = 1
+VERSION = 2  # 2: probes include the model's own prediction
 
 _EVAL = {"eval_prompts": 2000, "n_contexts": 64, "probes": True}
 PRESETS = {

@@ -372,7 +372,8 @@ def evaluate_model(model, task, *, n_prompts: int = 1000, n_points: int | None =
     - ``ilwd[name]``: per reported k, the mean ``||w_imp(model) - w_imp(name)||^2`` over
       ``n_contexts`` contexts, each probed at ``2 d + 1`` queries (:func:`implicit_weights`);
     - ``probes[target]``: held-out R^2 per layer (embedding first) of :func:`linear_probe`
-      from the last x token's state to ``w`` and ``X^T y`` (half the prompts fit, half score).
+      from the last x token's state to ``w``, ``X^T y`` and the model's own prediction there
+      (a sanity target, near 1 at the last layer); half the prompts fit, half score.
 
     Parameters
     ----------
@@ -424,7 +425,8 @@ def evaluate_model(model, task, *, n_prompts: int = 1000, n_points: int | None =
 
     if probes:
         w_true = batch.params if not isinstance(batch.params, dict) else batch.params.get("w")
-        targets = {"X^T y": np.einsum("bnd,bn->bd", xs64[:, :-1], ys64[:, :-1])}
+        targets = {"X^T y": np.einsum("bnd,bn->bd", xs64[:, :-1], ys64[:, :-1]),
+                   "own prediction": preds["transformer"][:, -1]}  # a sanity target: read out by the model
         if w_true is not None and tuple(w_true.shape) == (n_prompts, task.d):
             targets = {"w": _np64(w_true), **targets}
         states = _last_x_states(model, batch.xs, batch.ys)

@@ -278,7 +278,8 @@ def test_evaluate_run_writes_files_and_cli_prints_table(tiny_run, tmp_path, caps
     res = evaluate_run(tiny_run, n_prompts=64, seed=2)
     assert {"transformer", "ols", "ridge", "bayes"} <= set(res["curves"])
     np.testing.assert_allclose(res["curves"]["ridge"][0], res["curves"]["bayes"][0], atol=1e-6)
-    assert set(res["probes"]) == {"w", "X^T y"} and len(res["probes"]["w"]) == 2  # embedding + 1 block
+    assert set(res["probes"]) == {"w", "X^T y", "own prediction"} and len(res["probes"]["w"]) == 2
+    assert res["probes"]["own prediction"][-1] > 0.9  # the last block's state linearly gives the model's output
     assert main(["eval", str(tiny_run), "--prompts", "64", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "transformer" in out and "err@k=3" in out and "probe R^2" in out
