@@ -14,7 +14,8 @@ The class here is a finite task pool (``finite-pool``: M tasks w_m ~ N(0, I_d), 
 sigma^2 > 0), so p(y | z, x) = N(y; x^T w_z, sigma^2) and BMA is exact
 (:meth:`estimators.bayes.FinitePrior.weights_prefixes`). z* is the task that generated the
 prompt (the bound is nearly attained once the posterior concentrates, so z* is taken as the
-float64 pool member, not the float32 copy in the batch). The transformer is trained with squared loss and gives a point prediction f_t; its
+float64 pool member, not the float32 copy in the batch). The transformer is trained with
+squared loss and gives a point prediction f_t; its
 predictive is taken to be N(f_t, s_t^2) with s_t^2 its own mean squared error at position t
 on separate calibration prompts (``eval_generator(2000 + seed)``), a stated modelling choice.
 

@@ -24,6 +24,8 @@ predictor; at k = ``k_early`` its spectral centroid is below that of the true fu
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from figures import Claim
@@ -80,6 +82,11 @@ def centroid(energy: np.ndarray) -> np.ndarray:
     return (energy * j).sum(-1) / np.maximum(energy.sum(-1), 1e-12)
 
 
+def _fixed_n_prefixes(prior, component, noise: float, xs, ys) -> np.ndarray:
+    """The Bayes predictor of one fixed maximum frequency (one Gaussian component on the features)."""
+    return np.asarray(component.predict_prefixes(prior.features(xs), ys, noise))
+
+
 def compute(params: dict, ctx) -> dict:
     from icl.evaluate import model_prefix_fn, query_predictions
     from icl.tasks import make_task
@@ -93,7 +100,7 @@ def compute(params: dict, ctx) -> dict:
     xs, ys, coefs = eval_prompts(task, params["eval_prompts"], cfg.task.n_points, 1000 + ctx.seed)
     fixed = {}
     for i, comp in enumerate(prior.prior.components):
-        fixed[f"N={i + 1}"] = (lambda c: (lambda a, b: np.asarray(c.predict_prefixes(prior.features(a), b, noise))))(comp)
+        fixed[f"N={i + 1}"] = partial(_fixed_n_prefixes, prior, comp, noise)
     predictors = {"transformer": model_prefix_fn(model), "bayes": lambda a, b: np.asarray(task.bayes_prefixes(a, b)),
                   **fixed}
     preds = {"transformer": model_preds(model, xs, ys)}

@@ -31,7 +31,8 @@ from figures import Claim
 from figures.prism_priors import curves_and_divergence, eval_prompts, model_preds, ratio, resolve_runs, run_config
 
 NAME = "prism-gmm"
-DESCRIPTION = "Gaussian mixture of tasks: transformer vs BMA and each component's ridge; implied vs exact posterior weight"
+DESCRIPTION = ("Gaussian mixture of tasks: transformer vs BMA and each component's ridge; "
+               "implied vs exact posterior weight")
 PAPER_GPU_TIME = ("not measured (no GPU in this session); estimate about 5 h on one H100: one 500k-step 12-layer "
                   "width-256 run at an assumed ~30 steps/s (bf16 + compile)")
 VERSION = 1
@@ -118,7 +119,8 @@ def claims(results: dict, params: dict) -> list:
     r2 = ratio(dev_t, dev_p) if np.isfinite(dev_t) and np.isfinite(dev_p) else float("nan")
     return [
         Claim("spd_bma_over_best_component", r1, 1.0, r1 < 1.0,
-              f"mean_k SPD(transformer, BMA) / SPD(transformer, closest component posterior mean = {closest_comp}) < 1"),
+              f"mean_k SPD(transformer, BMA) / SPD(transformer, closest component posterior mean = "
+              f"{closest_comp}) < 1"),
         Claim("weight_dev_transformer_over_prior", r2, 1.0, bool(r2 < 1.0),
               "mean_k |implied weight - exact posterior weight| of the transformer / that of the prior weight 1/2 < 1"),
     ]

@@ -43,7 +43,8 @@ def test_baselines_are_the_linear_learners():
 
 def _entry(setting, depth, spd: dict):
     return {"setting": setting, "depth": depth, "mean_spd": spd,
-            "probes": {"w": [0.1, 0.9], "w (shuffled)": [-0.1, 0.0], "X^T y": [0.2, 0.8], "X^T y (shuffled)": [0, 0.05]}}
+            "probes": {"w": [0.1, 0.9], "w (shuffled)": [-0.1, 0.0], "X^T y": [0.2, 0.8],
+                       "X^T y (shuffled)": [0, 0.05]}}
 
 
 def test_claims_follow_the_measurement():

@@ -15,7 +15,8 @@ def test_tiny_preset_end_to_end(tmp_path):
     for ext in ("png", "pdf", "json"):
         assert (tmp_path / f"prism-gmm.{ext}").stat().st_size > 1000
     on_disk = json.loads((tmp_path / "prism-gmm.json").read_text())
-    assert [c["name"] for c in on_disk["claims"]] == ["spd_bma_over_best_component", "weight_dev_transformer_over_prior"]
+    assert [c["name"] for c in on_disk["claims"]] == ["spd_bma_over_best_component",
+                                                      "weight_dev_transformer_over_prior"]
     res = doc["results"]
     # the BMA prediction is exactly the beta-weighted mix of the component means: its implied weight is beta
     check = np.asarray(res["beta_dev_bma_check"])[1:]
