@@ -137,6 +137,11 @@ def _lasso_gram(xp, G, c, yy, k, alpha, tol, max_iter, fn):
     """
     if alpha == 0.0:  # least squares: the duality-gap certificate degenerates; G^+ c is the min-norm solution
         return (xp.linalg.pinv(G) @ c[..., None])[..., 0]
+    in_dtype = G.dtype
+    if in_dtype != xp.float64:
+        # Solve in float64 (cast back at the end): a float32 duality gap cancels too badly to certify.
+        # (jax without x64 keeps float32; the tolerance below then follows float32's epsilon.)
+        G, c, yy, k = (xp.astype(a, xp.float64) for a in (G, c, yy, k))
     batch, d = tuple(G.shape[:-2]), G.shape[-1]
     dev = getattr(G, "device", None)
     P = 1
@@ -187,7 +192,7 @@ def _lasso_gram(xp, G, c, yy, k, alpha, tol, max_iter, fn):
     all_ids = xp.concat(finished_ids + [ids], axis=0)
     all_w = xp.concat(finished_w + [w], axis=0)
     w = xp.take(all_w, xp.argsort(all_ids), axis=0)
-    return xp.reshape(w, batch + (d,))
+    return xp.astype(xp.reshape(w, batch + (d,)), in_dtype)
 
 
 def lasso_objective(X: Any, y: Any, w: Any, alpha: float) -> Any:

@@ -38,8 +38,17 @@ class _ClassificationTask(Task):
     def baselines(self) -> dict[str, Callable]:
         from estimators import classify
 
+        uniform = np.full(self.n_classes, 1.0 / self.n_classes)
         return {
-            "naive-bayes": partial(classify.gaussian_nb_prefixes, n_classes=self.n_classes, shared_variance=True),
+            # Uniform class priors and a visible variance floor keep early prefixes (unseen classes,
+            # one point per class) at finite log-loss instead of probability 0.
+            "naive-bayes": partial(
+                classify.gaussian_nb_prefixes,
+                n_classes=self.n_classes,
+                shared_variance=True,
+                priors=uniform,
+                var_smoothing=0.01,
+            ),
             "logistic": partial(classify.logistic_prefixes, n_classes=self.n_classes),
         }
 
