@@ -293,6 +293,15 @@ def _least_squares_prefixes(xp, xs, ys, lam, fn):
     cols = xp.arange(n, device=getattr(xs, "device", None))[None, :]
     upper = xp.where(rows < cols, upper, xp.zeros_like(upper))  # keep i < k only
     preds = xp.sum(weights * upper, axis=-2)  # (..., n), exact for k <= m
+    if lam == 0.0 and n > d:
+        # k = d without a penalty is interpolation with a square X_d: an LU solve has error ~ cond(X_d),
+        # where the Gram (dual) form has ~ cond(X_d)^2 -- and this is the prefix of the error spike.
+        try:
+            w_d = solve(xp, Xm, ys[..., :d])
+        except Exception as err:
+            raise ValueError(f"{fn}: the first {d} points of some prompt are linearly dependent") from err
+        at_d = xp.sum(w_d * xs[..., d, :], axis=-1)
+        preds = xp.concat([preds[..., :d], at_d[..., None], preds[..., d + 1 :]], axis=-1)
     if n <= d + 1:
         return preds
     # Long prefixes k = d+1 .. n-1: primal normal equations, one batched solve.

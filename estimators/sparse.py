@@ -168,7 +168,9 @@ def _lasso_gram(xp, G, c, yy, k, alpha, tol, max_iter, fn):
         w, t = w_new, t_new
         if it % 25 != 19:
             continue
-        for guess in _polish(xp, G, c, a, w, k):
+        # Few problems left: afford a longer active-set walk (up to 2d + 4 rounds) on each.
+        rounds = 4 if ids.shape[0] > 1000 else 2 * d + 4
+        for guess in _polish(xp, G, c, a, w, k, rounds=rounds):
             better = _gap(xp, G, c, yy, k, a, guess) < _gap(xp, G, c, yy, k, a, w)
             w = xp.where(better[:, None], guess, w)
             v = xp.where(better[:, None], w, v)
