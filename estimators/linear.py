@@ -270,8 +270,8 @@ def _least_squares_prefixes(xp, xs, ys, lam, fn):
     :math:`R = L^{-1} X_m X^\top` (m x n) holds every :math:`r` at once and
     :math:`\hat y_k = \sum_{i<k} R_{ik} z_i`.
 
-    Prefixes k > d (primal form): one batched solve of
-    :math:`(G_k + \lambda I) w_k = c_k` with cumulative sums :math:`G_k, c_k`.
+    Prefixes k > d (primal form): recursive least squares (Sherman-Morrison, REFERENCE.md section 1)
+    from the exact state after d + 1 points, one rank-one update of P = (X^T X + lam I)^{-1} per point.
     """
     n, d = xs.shape[-2], xs.shape[-1]
     m = min(n, d)
@@ -304,21 +304,30 @@ def _least_squares_prefixes(xp, xs, ys, lam, fn):
         preds = xp.concat([preds[..., :d], at_d[..., None], preds[..., d + 1 :]], axis=-1)
     if n <= d + 1:
         return preds
-    # Long prefixes k = d+1 .. n-1: primal normal equations, one batched solve.
-    # Inclusive cumulative sums over points 0..n-2; entry j holds G_{j+1}, so entries d.. are k = d+1..n-1.
-    head = xs[..., : n - 1, :]
-    G = xp.cumulative_sum(head[..., :, None] * head[..., None, :], axis=-3)[..., d:, :, :]
-    c = xp.cumulative_sum(ys[..., : n - 1, None] * head, axis=-2)[..., d:, :]
-    if lam > 0:
-        G = G + lam * _eye(xp, d, xs)
+    # Long prefixes k = d+1 .. n-1: recursive least squares (Sherman-Morrison) from the exact
+    # state after d+1 points, P = (X^T X + lam I)^{-1} and w = P X^T y, one rank-one update per point.
+    X0, y0 = xs[..., : d + 1, :], ys[..., : d + 1]
+    A = _mT(X0) @ X0 + lam * _eye(xp, d, xs)
     try:
-        w = solve(xp, G, c)  # (..., n-d-1, d)
+        P = xp.linalg.solve(A, xp.broadcast_to(_eye(xp, d, xs), A.shape))  # (..., d, d)
+        w = (P @ (_mT(X0) @ y0[..., None]))[..., 0]  # (..., d)
     except Exception as err:
         raise ValueError(
-            f"{fn}: some prefix has a singular Gram matrix X^T X; use lam > 0 or points in general position"
+            f"{fn}: some prompt's first {d + 1} points span fewer than {d} dimensions, so X^T X is singular; "
+            "use lam > 0 or points in general position"
         ) from err
-    tail = xp.sum(w * xs[..., d + 1 :, :], axis=-1)
-    return xp.concat([preds[..., : d + 1], tail], axis=-1)
+    tail = []
+    for k in range(d + 1, n):
+        x, y = xs[..., k, :], ys[..., k]
+        y_hat = xp.sum(w * x, axis=-1)  # prediction from the first k pairs
+        tail.append(y_hat)
+        if k == n - 1:
+            break
+        Px = (P @ x[..., None])[..., 0]
+        g = Px / (1 + xp.sum(x * Px, axis=-1))[..., None]
+        w = w + g * (y - y_hat)[..., None]
+        P = P - g[..., :, None] * Px[..., None, :]
+    return xp.concat([preds[..., : d + 1], xp.stack(tail, axis=-1)], axis=-1)
 
 
 def ols_prefixes(xs: Any, ys: Any) -> Any:
