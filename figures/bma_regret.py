@@ -106,7 +106,7 @@ def compute(params: dict, ctx) -> dict:
     ctx.log(f"[bma-regret] mean cumulative regret at t = n: BMA {reg_bma[:, -1].mean():.3f}, "
             f"transformer {reg_tf[:, -1].mean():.3f}, log|Z| = {np.log(len(pool)):.3f}")
     return {"t": np.arange(1, n + 1), "log_Z": float(np.log(len(pool))), "Z": int(len(pool)), "d": cfg.task.d,
-            "noise": noise, "run_dir": str(run_dir),
+            "noise": noise, "y2": y2, "run_dir": str(run_dir),
             "regret_bma_mean": reg_bma.mean(0), "regret_bma_max": reg_bma.max(0),
             "regret_tf_mean": reg_tf.mean(0), "regret_tf_sem": reg_tf.std(0, ddof=1) / np.sqrt(len(reg_tf)),
             "var_transformer": var_t,
@@ -160,8 +160,8 @@ def plot(results: dict, params: dict):
     axes[1].set_title("(b) per-step regret and the log|Z|/t bound")
     axes[2].plot(t - 1, results["mse"]["bma"], color="tab:purple", lw=2.2, label="BMA (dMMSE)")
     axes[2].plot(t - 1, results["mse"]["transformer"], color="black", lw=2.2, marker="o", ms=3, label="transformer")
-    axes[2].axhline(results["noise"] / (results["noise"] + results["d"]), color="0.5", ls=":",
-                    label=r"noise floor (approx. $\sigma^2/E[y^2]$)")
+    if "y2" in results:  # the exact floor sigma^2 / E[y^2] of this pool
+        axes[2].axhline(results["noise"] / results["y2"], color="0.5", ls=":", label=r"noise floor $\sigma^2/E[y^2]$")
     axes[2].set_yscale("log")
     axes[2].set_ylabel("normalised squared error")
     axes[2].set_title("(c) squared error per prefix")
