@@ -29,6 +29,7 @@ __all__ = [
     "check_prompt",
     "check_fit_data",
     "check_queries",
+    "check_point_sets",
     "check_nonnegative",
     "check_positive",
     "check_int",
@@ -182,6 +183,24 @@ def check_queries(Xq: Any, X: Any, fn: str, name: str = "Xq") -> Any:
     if Xq.dtype != X.dtype:
         raise TypeError(f"{fn}: {name} and X must share a dtype, got {Xq.dtype} and {X.dtype}")
     return Xq
+
+
+def check_point_sets(X: Any, Y: Any, fn: str, *, x_name: str = "X", y_name: str = "Y"):
+    """Validate two point sets (..., n, d) and (..., m, d): one library, finite floats, same d and dtype.
+
+    Returns the namespace. Used wherever two samples meet (kernel matrices, two-sample tests).
+    """
+    xp = namespace(X, Y, fn=fn)
+    check_array(X, x_name, fn, min_ndim=2)
+    check_array(Y, y_name, fn, min_ndim=2)
+    if X.shape[-1] != Y.shape[-1]:
+        raise ValueError(
+            f"{fn}: {x_name} and {y_name} disagree on the number of features: "
+            f"{x_name} has {X.shape[-1]}, {y_name} has {Y.shape[-1]}"
+        )
+    if X.dtype != Y.dtype:
+        raise TypeError(f"{fn}: {x_name} and {y_name} must share a dtype, got {X.dtype} and {Y.dtype}")
+    return xp
 
 
 def _as_real(value: Any, name: str, fn: str) -> float:

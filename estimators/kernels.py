@@ -20,7 +20,16 @@ from typing import Any, Callable
 import array_api_compat
 import numpy as np
 
-from ._array import _is_traced, check_array, check_int, check_nonnegative, check_positive, namespace, to_numpy
+from ._array import (
+    _is_traced,
+    check_array,
+    check_int,
+    check_nonnegative,
+    check_point_sets,
+    check_positive,
+    namespace,
+    to_numpy,
+)
 
 __all__ = [
     "GaussianKernel",
@@ -45,13 +54,7 @@ def _points(X: Any, Y: Any, fn: str):
     check_array(X, "X", fn, min_ndim=2)
     if Y is None:
         return xp, X, X
-    check_array(Y, "Y", fn, min_ndim=2)
-    if X.shape[-1] != Y.shape[-1]:
-        raise ValueError(
-            f"{fn}: X and Y disagree on the number of features: X has {X.shape[-1]}, Y has {Y.shape[-1]}"
-        )
-    if X.dtype != Y.dtype:
-        raise TypeError(f"{fn}: X and Y must share a dtype, got {X.dtype} and {Y.dtype}")
+    check_point_sets(X, Y, fn)
     return xp, X, Y
 
 

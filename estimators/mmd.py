@@ -24,7 +24,7 @@ import array_api_compat
 import numpy as np
 import torch
 
-from ._array import check_array, check_int, check_positive, library_name, namespace, to_numpy
+from ._array import check_array, check_int, check_point_sets, check_positive, library_name, to_numpy
 from .kernels import GaussianKernel
 
 __all__ = [
@@ -44,15 +44,7 @@ __all__ = [
 
 def _check_samples(X: Any, Y: Any, kernel: Any, fn: str, *, equal: bool = False):
     """Validate two samples (..., n, d), (..., m, d) and a kernel; return (xp, n, m)."""
-    xp = namespace(X, Y, fn=fn)
-    check_array(X, "X", fn, min_ndim=2)
-    check_array(Y, "Y", fn, min_ndim=2)
-    if X.shape[-1] != Y.shape[-1]:
-        raise ValueError(
-            f"{fn}: X and Y disagree on the number of features: X has {X.shape[-1]}, Y has {Y.shape[-1]}"
-        )
-    if X.dtype != Y.dtype:
-        raise TypeError(f"{fn}: X and Y must share a dtype, got {X.dtype} and {Y.dtype}")
+    xp = check_point_sets(X, Y, fn)
     n, m = int(X.shape[-2]), int(Y.shape[-2])
     for name, size in (("X", n), ("Y", m)):
         if size < 2:
