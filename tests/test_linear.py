@@ -87,7 +87,11 @@ def test_ridge_tends_to_ols_and_to_zero(shape, seed):
     X, y = make_problem(seed, *shape)
     w_ols = ols(X, y)
     scale = 1 + np.abs(w_ols).max()
-    np.testing.assert_allclose(ridge(X, y, 1e-10), w_ols, atol=1e-5 * scale)
+    # ||ridge - ols|| <= (lam / s_min^2) ||ols|| with s_min the smallest nonzero singular value of X.
+    lam = 1e-10
+    s_min = np.linalg.svd(X, compute_uv=False)[..., -1]
+    bound = 2 * lam / s_min**2 * np.linalg.norm(w_ols, axis=-1) + 1e-8 * scale
+    assert np.all(np.linalg.norm(ridge(X, y, lam) - w_ols, axis=-1) <= bound)
     big = ridge(X, y, 1e12)
     assert np.abs(big).max() < 1e-9 * (1 + np.abs(X).max() * np.abs(y).max() * X.shape[1])
     # and monotone shrinkage of the norm along the path
