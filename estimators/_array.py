@@ -292,8 +292,12 @@ def solve_triangular(xp, L: Any, B: Any, *, lower: bool = True, transpose: bool 
     L_np, B_np = np.asarray(L), np.asarray(B)
     if L_np.ndim == 2 and B_np.ndim == 2:
         return sl.solve_triangular(L_np, B_np, lower=lower, trans=1 if transpose else 0, check_finite=False)
-    # scipy's solve_triangular is not batched in every supported version: broadcast, then loop
-    # over the flattened batch in compiled LAPACK calls (no Python work per element).
+    if L_np.ndim > 2 and B_np.ndim > 2:
+        # A batch: numpy's stacked LU solve runs the whole batch in compiled code, where a loop of
+        # scipy calls pays Python overhead per matrix; LU with pivoting is backward stable here too.
+        A = np.swapaxes(L_np, -1, -2) if transpose else L_np
+        return np.linalg.solve(A, B_np)
+    # Mixed shapes (one side 2-d, the other batched): broadcast, then one LAPACK call per matrix.
     batch = np.broadcast_shapes(L_np.shape[:-2], B_np.shape[:-2])
     Lb = np.broadcast_to(L_np, batch + L_np.shape[-2:]).reshape((-1,) + L_np.shape[-2:])
     Bb = np.broadcast_to(B_np, batch + B_np.shape[-2:]).reshape((-1,) + B_np.shape[-2:])
