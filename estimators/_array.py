@@ -27,6 +27,7 @@ __all__ = [
     "library_name",
     "check_array",
     "check_prompt",
+    "check_pair_shapes",
     "check_fit_data",
     "check_queries",
     "check_point_sets",
@@ -138,15 +139,8 @@ def check_array(
     return x
 
 
-def check_prompt(xs: Any, ys: Any, fn: str, *, xs_name: str = "xs", ys_name: str = "ys"):
-    """Validate a prompt for the all-prefix seam and return its namespace.
-
-    ``xs`` has shape (..., n, d) and ``ys`` shape (..., n) with the same leading
-    axes; both real floating, finite, of one library and one dtype.
-    """
-    xp = namespace(xs, ys, fn=fn)
-    check_array(xs, xs_name, fn, min_ndim=2)
-    check_array(ys, ys_name, fn, min_ndim=1)
+def check_pair_shapes(xs: Any, ys: Any, fn: str, *, xs_name: str = "xs", ys_name: str = "ys") -> None:
+    """Shapes (..., n, d) and (..., n) with the same leading axes, or a ValueError naming both."""
     if xs.ndim != ys.ndim + 1:
         raise ValueError(
             f"{fn}: {xs_name} must have exactly one more dimension than {ys_name} "
@@ -162,6 +156,18 @@ def check_prompt(xs: Any, ys: Any, fn: str, *, xs_name: str = "xs", ys_name: str
             f"{fn}: {xs_name} and {ys_name} disagree on the batch shape: "
             f"{tuple(xs.shape[:-2])} and {tuple(ys.shape[:-1])}"
         )
+
+
+def check_prompt(xs: Any, ys: Any, fn: str, *, xs_name: str = "xs", ys_name: str = "ys"):
+    """Validate a prompt for the all-prefix seam and return its namespace.
+
+    ``xs`` has shape (..., n, d) and ``ys`` shape (..., n) with the same leading
+    axes; both real floating, finite, of one library and one dtype.
+    """
+    xp = namespace(xs, ys, fn=fn)
+    check_array(xs, xs_name, fn, min_ndim=2)
+    check_array(ys, ys_name, fn, min_ndim=1)
+    check_pair_shapes(xs, ys, fn, xs_name=xs_name, ys_name=ys_name)
     if xs.dtype != ys.dtype:
         raise TypeError(f"{fn}: {xs_name} and {ys_name} must share a dtype, got {xs.dtype} and {ys.dtype}")
     return xp

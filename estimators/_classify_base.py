@@ -16,7 +16,7 @@ import inspect
 import math
 from typing import Any
 
-from ._array import _is_traced, check_array, check_int, check_probability_vector, library_name, namespace
+from ._array import _is_traced, check_array, check_int, check_pair_shapes, check_probability_vector, library_name, namespace
 
 __all__: list[str] = []
 
@@ -98,21 +98,7 @@ def check_labelled_data(X: Any, y: Any, fn: str, *, x_name: str = "X", y_name: s
     xp = namespace(X, y, fn=fn)
     check_array(X, x_name, fn, min_ndim=2)
     yi = check_labels(y, fn, name=y_name)
-    if X.ndim != yi.ndim + 1:
-        raise ValueError(
-            f"{fn}: {x_name} must have exactly one more dimension than {y_name} "
-            f"(shapes (..., m, d) and (..., m)), got {tuple(X.shape)} and {tuple(y.shape)}"
-        )
-    if X.shape[-2] != yi.shape[-1]:
-        raise ValueError(
-            f"{fn}: {x_name} and {y_name} disagree on the number of points: "
-            f"{x_name} has {X.shape[-2]}, {y_name} has {yi.shape[-1]}"
-        )
-    if tuple(X.shape[:-2]) != tuple(yi.shape[:-1]):
-        raise ValueError(
-            f"{fn}: {x_name} and {y_name} disagree on the batch shape: "
-            f"{tuple(X.shape[:-2])} and {tuple(yi.shape[:-1])}"
-        )
+    check_pair_shapes(X, yi, fn, xs_name=x_name, ys_name=y_name)
     return xp, yi
 
 
