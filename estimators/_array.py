@@ -282,35 +282,40 @@ def cho_factor(xp, A: Any) -> Any:
 
 
 def solve_triangular(xp, L: Any, B: Any, *, lower: bool = True, transpose: bool = False) -> Any:
-    """Solve ``L X = B`` (or ``L^T X = B``) for triangular L (..., n, n), B (..., n, m)."""
-    name = library_name(L)
-    if name == "torch":
-        import torch
+    """Solve ``L X = B`` (or ``L^T X = B``) for triangular L (..., n, n), B (..., n, m); batches broadcast.
 
-        A = L.mT if transpose else L
-        return torch.linalg.solve_triangular(A, B, upper=(lower == transpose))
+    numpy batches run through torch's batched triangular solve on zero-copy CPU views (torch is a
+    runtime dependency): numpy has no batched triangular solve, and its stacked LU solve is 4-10x
+    slower for the small matrices of all-prefix estimators (``benchmarks/prefix_baselines.py``).
+    The result is a numpy array of numpy's result dtype.
+    """
+    name = library_name(L)
     if name == "jax":
         import jax.scipy.linalg as jsl
 
         return jsl.solve_triangular(L, B, lower=lower, trans=1 if transpose else 0)
-    import scipy.linalg as sl
+    import torch
 
-    L_np, B_np = np.asarray(L), np.asarray(B)
-    if L_np.ndim == 2 and B_np.ndim == 2:
-        return sl.solve_triangular(L_np, B_np, lower=lower, trans=1 if transpose else 0, check_finite=False)
-    if L_np.ndim > 2 and B_np.ndim > 2:
-        # A batch: numpy's stacked LU solve runs the whole batch in compiled code, where a loop of
-        # scipy calls pays Python overhead per matrix; LU with pivoting is backward stable here too.
-        A = np.swapaxes(L_np, -1, -2) if transpose else L_np
-        return np.linalg.solve(A, B_np)
-    # Mixed shapes (one side 2-d, the other batched): broadcast, then one LAPACK call per matrix.
-    batch = np.broadcast_shapes(L_np.shape[:-2], B_np.shape[:-2])
-    Lb = np.broadcast_to(L_np, batch + L_np.shape[-2:]).reshape((-1,) + L_np.shape[-2:])
-    Bb = np.broadcast_to(B_np, batch + B_np.shape[-2:]).reshape((-1,) + B_np.shape[-2:])
-    out = np.empty(np.broadcast_shapes(Lb.shape[:1], Bb.shape[:1]) + B_np.shape[-2:], dtype=np.result_type(Lb, Bb))
-    for i in range(out.shape[0]):
-        out[i] = sl.solve_triangular(Lb[i], Bb[i], lower=lower, trans=1 if transpose else 0, check_finite=False)
-    return out.reshape(batch + B_np.shape[-2:])
+    if name == "torch":
+        A = L.mT if transpose else L
+        return torch.linalg.solve_triangular(A, B, upper=(lower == transpose))
+    dtype = np.result_type(L, B)
+    if dtype.kind != "f":
+        dtype = np.dtype(np.float64)
+    A_t, B_t = (_torch_view(np.asarray(a, dtype=dtype)) for a in (L, B))
+    if transpose:
+        A_t = A_t.mT
+    return torch.linalg.solve_triangular(A_t, B_t, upper=(lower == transpose)).numpy()
+
+
+def _torch_view(a: np.ndarray) -> Any:
+    """A torch tensor sharing memory with a C-contiguous, writeable copy-if-needed of ``a``."""
+    import torch
+
+    a = np.ascontiguousarray(a)
+    if not a.flags.writeable:
+        a = a.copy()
+    return torch.from_numpy(a)
 
 
 def cho_solve(xp, L: Any, B: Any) -> Any:

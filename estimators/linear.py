@@ -260,74 +260,82 @@ def _prefix_gram(xp, xs, ys):
     return G, c
 
 
+def _strictly_lower_times(xp, L, z):
+    r"""``sum_{i<k} L[k, i] z[i]`` for every k: the strictly lower triangle of L times z, batched."""
+    m = L.shape[-1]
+    dev = getattr(L, "device", None)
+    below = xp.astype(xp.arange(m, device=dev)[None, :] < xp.arange(m, device=dev)[:, None], L.dtype)
+    return ((L * below) @ z[..., None])[..., 0]
+
+
+def _sequential_predictions(xp, C, r, fn, what):
+    r"""Sequential Gaussian predictions: posterior means of r_k given r_{<k} when r ~ N(0, C).
+
+    With :math:`C = L L^	op` and :math:`z = L^{-1} r`, :math:`r_k = \sum_{i \le k} L_{ki} z_i` and the
+    conditional mean of :math:`r_k` given the earlier entries is :math:`\sum_{i<k} L_{ki} z_i`, so one
+    Cholesky factor gives every prefix (Rasmussen & Williams 2006, section 2.2 and appendix A.2).
+    """
+    try:
+        L = xp.linalg.cholesky(C)
+    except Exception as err:  # numpy LinAlgError, torch _LinAlgError, ...
+        raise ValueError(f"{fn}: {what}; use lam > 0 (ridge_prefixes) or points in general position") from err
+    z = solve_triangular(xp, L, r[..., None], lower=True)[..., 0]
+    return _strictly_lower_times(xp, L, z)
+
+
 def _least_squares_prefixes(xp, xs, ys, lam, fn):
-    r"""Shared engine of :func:`ols_prefixes` and :func:`ridge_prefixes`.
+    r"""Shared engine of :func:`ols_prefixes` and :func:`ridge_prefixes`: ridge as sequential Bayes.
 
-    Prefixes k <= m = min(n, d) (dual form). With L the Cholesky factor of
-    :math:`G_m = X_m X_m^\top + \lambda I` (m x m) and :math:`z = L^{-1} y_{<m}`, the prediction of
-    ridge on the first k pairs at any query x is :math:`r^\top z_{<k}` with
-    :math:`r = L_k^{-1} X_k x`; forward substitution is prefix-consistent, so
-    :math:`R = L^{-1} X_m X^\top` (m x n) holds every :math:`r` at once and
-    :math:`\hat y_k = \sum_{i<k} R_{ik} z_i`.
+    Ridge with penalty :math:`\lambda` is the posterior mean of :math:`w \sim N(0, I/\lambda)` under
+    unit-variance Gaussian noise, so the prediction of ``x_k`` from the first k pairs is the
+    conditional mean of ``y_k`` given ``y_{<k}`` and all prefixes come from Cholesky factors
+    (:func:`_sequential_predictions`). Two blocks keep every factor well conditioned:
 
-    Prefixes k > d (primal form): recursive least squares (Sherman-Morrison, REFERENCE.md section 1)
-    from the exact state after d + 1 points, one rank-one update of P = (X^T X + lam I)^{-1} per point.
+    * the first m = min(n, d + [lam > 0]) points, in the dual (kernel) form
+      :math:`C = X_m X_m^	op + \lambda I` (m x m);
+    * without a penalty, the point with index d is predicted by interpolating the square ``X_d``
+      (an LU solve has error ~ cond(X_d) where the Gram form has ~ cond(X_d)^2: the error spike);
+    * the remaining points, after the first d + 1: the posterior after those points is
+      :math:`N(w_0, G_0^{-1})` with :math:`G_0 = X_0^	op X_0 + \lambda I` and :math:`w_0 = G_0^{-1} X_0^	op y_0`,
+      so the later responses are Gaussian with mean :math:`V w_0` and covariance :math:`I + S^	op S`,
+      :math:`S = L_0^{-1} V^	op` for the rows V and :math:`G_0 = L_0 L_0^	op`.
+
+    Cost per prompt: three Cholesky factorizations of size <= max(d + 1, n - d - 1), one LU of d x d.
     """
     n, d = xs.shape[-2], xs.shape[-1]
-    m = min(n, d)
-    Xm = xs[..., :m, :]  # (..., m, d)
-    gram = Xm @ _mT(xs)  # (..., m, n): x_i . x_j for i < m
-    A = gram[..., :, :m] + lam * _eye(xp, m, xs)
-    try:
-        L = xp.linalg.cholesky(A)
-    except Exception as err:  # numpy LinAlgError, torch _LinAlgError, ...
-        raise ValueError(
-            f"{fn}: the first {m} points of some prompt are linearly dependent, so the prefix "
-            "fits are not unique; use lam > 0 (ridge_prefixes) or points in general position"
-        ) from err
-    z = solve_triangular(xp, L, ys[..., :m, None], lower=True)[..., 0]  # (..., m)
-    R = solve_triangular(xp, L, gram, lower=True)  # (..., m, n)
-    weights = R * z[..., :, None]  # (..., m, n): R_ik z_i
-    upper = xp.ones((m, n), dtype=xs.dtype, device=getattr(xs, "device", None))
-    rows = xp.arange(m, device=getattr(xs, "device", None))[:, None]
-    cols = xp.arange(n, device=getattr(xs, "device", None))[None, :]
-    upper = xp.where(rows < cols, upper, xp.zeros_like(upper))  # keep i < k only
-    preds = xp.sum(weights * upper, axis=-2)  # (..., n), exact for k <= m
-    if lam == 0.0 and n > d:
-        # k = d without a penalty is interpolation with a square X_d: an LU solve has error ~ cond(X_d),
-        # where the Gram (dual) form has ~ cond(X_d)^2 -- and this is the prefix of the error spike.
+    m = min(n, d + 1 if lam > 0 else d)
+    Xm = xs[..., :m, :]
+    gram = Xm @ _mT(Xm) + lam * _eye(xp, m, xs)
+    parts = [_sequential_predictions(xp, gram, ys[..., :m], fn, f"the first {m} points of some prompt are linearly dependent, so the prefix fits are not unique")]
+    if m == d < n:  # lam == 0: the prediction at index d interpolates the square X_d
         try:
             w_d = solve(xp, Xm, ys[..., :d])
         except Exception as err:
             raise ValueError(f"{fn}: the first {d} points of some prompt are linearly dependent") from err
-        at_d = xp.sum(w_d * xs[..., d, :], axis=-1)
-        preds = xp.concat([preds[..., :d], at_d[..., None], preds[..., d + 1 :]], axis=-1)
-    if n <= d + 1:
-        return preds
-    # Long prefixes k = d+1 .. n-1: recursive least squares (Sherman-Morrison) from the exact
-    # state after d+1 points, P = (X^T X + lam I)^{-1} and w = P X^T y, one rank-one update per point.
-    X0, y0 = xs[..., : d + 1, :], ys[..., : d + 1]
-    A = _mT(X0) @ X0 + lam * _eye(xp, d, xs)
-    try:
-        P = xp.linalg.solve(A, xp.broadcast_to(_eye(xp, d, xs), A.shape))  # (..., d, d)
-        w = (P @ (_mT(X0) @ y0[..., None]))[..., 0]  # (..., d)
-    except Exception as err:
+        parts.append(xp.sum(w_d * xs[..., d, :], axis=-1)[..., None])
+    if n > d + 1:
+        X0, V = xs[..., : d + 1, :], xs[..., d + 1 :, :]
+        G0 = _mT(X0) @ X0 + lam * _eye(xp, d, xs)
+        try:
+            L0 = xp.linalg.cholesky(G0)
+        except Exception as err:
+            raise ValueError(
+                f"{fn}: some prompt's first {d + 1} points span fewer than {d} dimensions, so X^T X is singular; "
+                "use lam > 0 or points in general position"
+            ) from err
+        rhs = xp.concat([_mT(V), (_mT(X0) @ ys[..., : d + 1, None])], axis=-1)  # (..., d, r + 1)
+        St = solve_triangular(xp, L0, rhs, lower=True)
+        S, t = St[..., :-1], St[..., -1:]
+        mean = (_mT(S) @ t)[..., 0]  # V w_0
+        cov = _mT(S) @ S + _eye(xp, n - d - 1, xs)
+        parts.append(mean + _sequential_predictions(xp, cov, ys[..., d + 1 :] - mean, fn, "unreachable"))
+    preds = xp.concat(parts, axis=-1)
+    if not bool(xp.all(xp.isfinite(preds))):  # jax's factorizations return NaN instead of raising
         raise ValueError(
-            f"{fn}: some prompt's first {d + 1} points span fewer than {d} dimensions, so X^T X is singular; "
-            "use lam > 0 or points in general position"
-        ) from err
-    tail = []
-    for k in range(d + 1, n):
-        x, y = xs[..., k, :], ys[..., k]
-        y_hat = xp.sum(w * x, axis=-1)  # prediction from the first k pairs
-        tail.append(y_hat)
-        if k == n - 1:
-            break
-        Px = (P @ x[..., None])[..., 0]
-        g = Px / (1 + xp.sum(x * Px, axis=-1))[..., None]
-        w = w + g * (y - y_hat)[..., None]
-        P = P - g[..., :, None] * Px[..., None, :]
-    return xp.concat([preds[..., : d + 1], xp.stack(tail, axis=-1)], axis=-1)
+            f"{fn}: some prompt's points are linearly dependent, so the prefix fits are not unique; "
+            "use lam > 0 (ridge_prefixes) or points in general position"
+        )
+    return preds
 
 
 def ols_prefixes(xs: Any, ys: Any) -> Any:
