@@ -8,10 +8,10 @@ Two shapes of function live here (REFERENCE.md section 1):
   where ``preds[..., k]`` is the prediction for ``xs[..., k, :]`` from the first k pairs and
   ``preds[..., 0] = 0``.
 
-No Python loop runs over prompts. Least squares and ridge use the dual Cholesky trick for the
-prefixes shorter than d (one Cholesky of the Gram matrix gives every prefix) and one batched
-solve of the cumulative normal equations for the longer prefixes; gradient descent loops over
-its steps, not over prompts or prefixes. Lasso lives in :mod:`estimators.sparse`.
+No Python loop runs over prompts or prefixes. Least squares and ridge are sequential Bayes
+predictions (ridge is the posterior mean of a Gaussian prior), so three batched Cholesky factors
+give every prefix (``_least_squares_prefixes``); gradient descent loops over its steps only.
+Lasso lives in :mod:`estimators.sparse`.
 
 Notation map: the papers' ``lambda`` is ``lam``; Garg et al.'s "averaging" is Akyurek et al.'s
 "constant Sigma" estimator.
@@ -361,7 +361,9 @@ def ols_prefixes(xs: Any, ys: Any) -> Any:
 
     Notes
     -----
-    Cost O(n d^2 + d^3) per prompt plus one batched d x d solve per long prefix.
+    Cost O(n d^2 + d^3 + (n - d)^3) per prompt: three Cholesky factors and one LU (see
+    ``_least_squares_prefixes``); about 100x faster than a per-prefix ``lstsq`` loop at
+    B = 1280, n = 41, d = 20 (``python -m benchmarks.prefix_baselines``).
 
     References
     ----------
