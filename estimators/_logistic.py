@@ -262,7 +262,9 @@ def _relative(xp, t, step, theta):
 _CHORD_RATIO = 0.05
 
 
-def _newton(xp, X, Yk, s, C, *, binary, penalize_intercept, tol, max_iter, fn, hessian_dtype=None, unit_weights=False):
+def _newton(
+    xp, X, Yk, s, C, *, binary, penalize_intercept, tol, max_iter, fn, hessian_dtype=None, fallback=False, unit_weights=False
+):
     """Minimise the objective for every problem; returns theta (..., K, d+1).
 
     Each iteration costs two passes over X (the gradient, and the logits' change X step^T; the
@@ -270,6 +272,11 @@ def _newton(xp, X, Yk, s, C, *, binary, penalize_intercept, tol, max_iter, fn, h
     factorisation. The step length comes from two 1-D Newton updates on the logits (early
     Newton steps on logistic losses are too short: t ~ 1.5-2) checked by an Armijo test, with
     backtracking from t = 1 where it fails; the line search keeps every step a descent step.
+
+    ``hessian_dtype``: the precision of the Hessian and its factorisation (``None``: X's). With
+    ``fallback``, a lower precision is given up for X's when its Hessian is not numerically
+    positive definite, when a fresh Newton step fails to halve the previous small step (the
+    inexact Hessian no longer drives convergence), or after 8 fresh Hessians.
     """
     d1 = X.shape[-1] + 1
     K = 1 if binary else Yk.shape[-1]
@@ -284,7 +291,8 @@ def _newton(xp, X, Yk, s, C, *, binary, penalize_intercept, tol, max_iter, fn, h
     Xh = None  # [X, 1] in the Hessian's precision, built at the first Hessian
     z = xp.zeros((*batch, X.shape[-2], K), dtype=X.dtype, device=device)  # logits at theta = 0
     f0 = _objective(xp, z, Yk, s, theta, lam, binary)
-    F, last, work = None, None, {}
+    low = hessian_dtype is not None and hessian_dtype != X.dtype
+    F, last, work, n_fresh = None, None, {}, 0
     for it in range(max_iter):
         g, P = _gradient(xp, X, z, Yk, s, theta, lam, binary=binary)
         g_flat = xp.reshape(g, (*batch, K * d1))
@@ -296,13 +304,19 @@ def _newton(xp, X, Yk, s, C, *, binary, penalize_intercept, tol, max_iter, fn, h
             chord = _relative(xp, xp.ones_like(f0), xp.reshape(step, theta.shape), theta)
             if bool(xp.any(active & (chord > _CHORD_RATIO * last))):
                 step = None
-        if step is None:
-            if Xh is None:
-                Xh = _augment(xp, X, X.dtype if hessian_dtype is None else hessian_dtype)
+        fresh = step is None
+        if fresh:
             at_zero = it == 0 and unit_weights and binary
-            H = _hessian(xp, Xh, P, s, lam, binary=binary, fix_intercept=fix_intercept, at_zero=at_zero, work=work)
-            F = _factor(xp, H)
+            for _precision in range(2):
+                if Xh is None:
+                    Xh = _augment(xp, X, hessian_dtype if low else X.dtype)
+                H = _hessian(xp, Xh, P, s, lam, binary=binary, fix_intercept=fix_intercept, at_zero=at_zero, work=work)
+                F = _factor(xp, H)
+                if not (fallback and low and F[0] == "lu"):
+                    break
+                low, Xh, work = False, None, {}  # not positive definite in low precision: use X's
             step = -_solve_factored(xp, F, g_flat)
+            n_fresh += 1
         step = xp.reshape(step, theta.shape)  # (..., K, d+1)
         if fix_intercept:  # keep sum_c b_c = 0 exactly
             step_b = step[..., -1] - xp.mean(step[..., -1], axis=-1, keepdims=True)
@@ -320,7 +334,12 @@ def _newton(xp, X, Yk, s, C, *, binary, penalize_intercept, tol, max_iter, fn, h
                 if bool(xp.all(ok)):
                     break
                 t = xp.where(ok, t, 0.5 * t)
+        prev = last
         theta, z, f0, last = _accept(xp, theta, z, step, dz, t, f0, f1, active)
+        if fallback and low and fresh and prev is not None:
+            stalled = active & (prev < 1e-2) & (last > 0.5 * prev)
+            if n_fresh >= 8 or bool(xp.any(stalled)):
+                low, Xh, work, F = False, None, {}, None  # the next Hessians in X's precision
         active = active & (last > tol)
         if not bool(xp.any(active)):
             return theta
@@ -366,7 +385,7 @@ def logistic_fit(
     penalize_intercept: bool = False,
     tol: float = 1e-6,
     max_iter: int = 100,
-    hessian_dtype: str | None = None,
+    hessian_dtype: str | None = "auto",
 ) -> LogisticParams:
     r"""L2-penalised logistic regression by Newton / IRLS, batched over independent problems.
 
@@ -394,11 +413,15 @@ def logistic_fit(
         square root of the dtype's machine epsilon (float32: 3.5e-4, float64: 1.5e-8).
     max_iter : int
         Newton iterations; a ``RuntimeWarning`` with advice names unconverged problems.
-    hessian_dtype : {None, "float32"}
-        ``"float32"`` forms the Hessian's :math:`X^\top W X` products in single precision (about
-        twice as fast on CPUs for float64 data). The gradient, objective and line search stay in
-        the data's precision, so the iterates converge to the same minimiser (an inexact Newton
-        method); only badly conditioned problems (condition number near 1e7) need the default.
+    hessian_dtype : {"auto", None, "float32"}
+        Precision of the Hessian's :math:`X^\top W X` products and of its Cholesky factorisation.
+        ``"float32"`` is about twice as fast on CPUs for float64 data; the gradient, objective and
+        line search stay in the data's precision, so the iterates converge to the same minimiser
+        (an inexact Newton method: each step is accurate to about cond(H) * 6e-8, the line search
+        and the chord test absorb the rest). ``"auto"`` (default) uses float32 for float64 data
+        and falls back to float64 where the float32 Hessian is not positive definite or stops
+        driving convergence (condition numbers near 1e7 and beyond); ``None`` always uses the
+        data's precision.
 
     Returns
     -------
@@ -429,8 +452,8 @@ def logistic_fit(
     C = check_positive(C, "C", fn)
     tol = check_positive(tol, "tol", fn)
     max_iter = check_int(max_iter, "max_iter", fn, minimum=1)
-    if hessian_dtype not in (None, "float32"):
-        raise ValueError(f"{fn}: hessian_dtype must be None or 'float32', got {hessian_dtype!r}")
+    if hessian_dtype not in ("auto", None, "float32"):
+        raise ValueError(f"{fn}: hessian_dtype must be 'auto', None or 'float32', got {hessian_dtype!r}")
     if sample_weight is None:
         s = xp.ones(yi.shape, dtype=X.dtype, device=getattr(X, "device", None))
     else:
@@ -453,7 +476,8 @@ def logistic_fit(
     theta = _newton(
         xp, X, _targets(xp, yi, ncls, X.dtype), s, C,
         binary=ncls == 2, penalize_intercept=penalize_intercept, tol=tol, max_iter=max_iter, fn=fn,
-        hessian_dtype=None if hessian_dtype is None else xp.float32, unit_weights=sample_weight is None,
+        hessian_dtype=None if hessian_dtype is None else xp.float32, fallback=hessian_dtype == "auto",
+        unit_weights=sample_weight is None,
     )  # fmt: skip
     return LogisticParams(theta[..., :-1], theta[..., -1])
 

@@ -3,6 +3,8 @@ invariances, all-prefix agreement, backends and bad input."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -105,13 +107,31 @@ def test_logistic_matches_sklearn(rng, classes, C):
 @pytest.mark.parametrize("classes", [2, 3])
 def test_logistic_float32_hessian_reaches_the_same_minimiser(rng, classes):
     X, y = gaussian_data(rng, m=90, d=5, classes=classes, shift=0.7)
-    exact = logistic_fit(X, y, 1.0, tol=1e-10)
-    fast = logistic_fit(X, y, 1.0, tol=1e-10, hessian_dtype="float32")
-    assert fast.coef.dtype == np.float64
-    np.testing.assert_allclose(fast.coef, exact.coef, atol=1e-9)
-    np.testing.assert_allclose(fast.coef, tight_sklearn(X, y, 1.0).coef_, atol=1e-5)
-    with pytest.raises(ValueError, match="hessian_dtype must be None or 'float32'"):
+    exact = logistic_fit(X, y, 1.0, tol=1e-10, hessian_dtype=None)
+    for hessian_dtype in ("float32", "auto"):
+        fast = logistic_fit(X, y, 1.0, tol=1e-10, hessian_dtype=hessian_dtype)
+        assert fast.coef.dtype == np.float64
+        np.testing.assert_allclose(fast.coef, exact.coef, atol=1e-9)
+        np.testing.assert_allclose(fast.coef, tight_sklearn(X, y, 1.0).coef_, atol=1e-5)
+    with pytest.raises(ValueError, match="hessian_dtype must be 'auto', None or 'float32'"):
         logistic_fit(X, y, hessian_dtype="float16")
+
+
+def test_logistic_auto_hessian_falls_back_to_float64_when_ill_conditioned(rng):
+    # near-collinear features (mixing singular values 1e-6..1) and a weak penalty: cond(H) ~ 1e12,
+    # where a float32 Hessian no longer drives Newton's iteration
+    Q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+    X = rng.standard_normal((20, 100, 6)) @ (Q * np.logspace(-6, 0, 6)).T
+    w = rng.standard_normal((20, 6))
+    y = (rng.random((20, 100)) < 1 / (1 + np.exp(-np.einsum("bmd,bd->bm", X, w)))).astype(np.int64)
+    exact = logistic_fit(X, y, 1e8, tol=1e-10, hessian_dtype=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "auto" converges: no RuntimeWarning
+        auto = logistic_fit(X, y, 1e8, tol=1e-10)
+    scale = np.abs(exact.coef).max(axis=-1, keepdims=True)
+    np.testing.assert_allclose(auto.coef / scale, exact.coef / scale, rtol=0, atol=1e-8)
+    with pytest.warns(RuntimeWarning, match="did not converge in max_iter=30"):
+        logistic_fit(X, y, 1e8, tol=1e-10, hessian_dtype="float32", max_iter=30)
 
 
 def test_logistic_sample_weight_matches_sklearn(rng):
