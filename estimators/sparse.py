@@ -5,12 +5,14 @@ The objective is scikit-learn's scaling, so results compare with ``sklearn.linea
 
     min_w  (1 / (2k)) ||y - X w||^2 + alpha ||w||_1        (k = number of pairs)
 
-Every problem is solved in Gram form (G = X^T X, c = X^T y, k, y^T y), so a single fit and all
-prefixes of all prompts (cumulative sums G_k, c_k) share one solver: accelerated proximal
-gradient (FISTA with adaptive restart), batched over every problem at once, followed by an
-exact active-set polish (the KKT system on the current support and signs), stopped by the
-duality gap of each problem. What does not live here: the exact Bayes predictor for the
-k-sparse prior, which is :class:`estimators.bayes.SparsePrior`.
+Every problem is solved in Gram form (G = X^T X, c = X^T y, k, y^T y) by batched feature-sign
+search (:mod:`estimators._feature_sign`, Lee et al. 2007), an exact active-set method. All
+prefixes of all prompts run as one sweep over the prefix length: the Gram statistics grow by
+one point and every prompt's search starts from its previous prefix's solution, so a prefix
+costs a few batched solves. Each answer is certified by its duality gap (scikit-learn's stopping
+rule); the rare problem feature-sign search hands back (degenerate data) is finished by proximal
+gradient and coordinate descent (:mod:`estimators._lasso_iterative`). What does not live here:
+the exact Bayes predictor for the k-sparse prior, :class:`estimators.bayes.SparsePrior`.
 """
 
 from __future__ import annotations
@@ -18,214 +20,63 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from ._array import check_fit_data, check_int, check_nonnegative, check_positive, check_prompt
+import array_api_compat
+import array_api_compat.numpy as np_xp
+import numpy as np
+
+from ._array import check_fit_data, check_int, check_nonnegative, check_positive, check_prompt, to_numpy
+from ._feature_sign import feature_sign_fits, feature_sign_prefixes
+from ._lasso_iterative import _gap, gap_from_gradient, iterative_lasso
 
 __all__ = ["lasso", "lasso_prefixes", "lasso_objective"]
-
-
-def _mT(a):
-    return a.mT if hasattr(a, "mT") else a.swapaxes(-1, -2)
 
 
 def _matvec(A, v):
     return (A @ v[..., None])[..., 0]
 
 
-def _soft(xp, v, t):
-    """Soft thresholding sign(v) max(|v| - t, 0)."""
-    return xp.sign(v) * xp.maximum(xp.abs(v) - t, xp.zeros_like(v))
+def _to_float64(a):
+    """A float64 numpy copy (the solvers run in numpy float64: a float32 duality gap cancels too
+    badly to certify, and the active-set events update a few rows in place)."""
+    return np.array(to_numpy(a), dtype=np.float64)
 
 
-def _gap(xp, G, c, yy, k, a, w):
-    r"""Duality gap of :math:`\frac12\|y - Xw\|^2 + a\|w\|_1` (a = k alpha), from Gram statistics.
-
-    With the residual r = y - Xw: :math:`X^\top r = c - Gw`, :math:`\|r\|^2 = y^\top y - 2w^\top c + w^\top G w`,
-    and the dual point :math:`\theta = s r`, :math:`s = \min(1, a / \|X^\top r\|_\infty)` gives
-    gap = ½(1 + s²)‖r‖² + a‖w‖₁ − s rᵀy (the same certificate scikit-learn's coordinate descent uses).
-    """
-    Gw = _matvec(G, w)
-    xtr = c - Gw
-    r2 = xp.maximum(yy - 2 * xp.sum(w * c, axis=-1) + xp.sum(w * Gw, axis=-1), xp.zeros_like(yy))
-    dual_norm = xp.max(xp.abs(xtr), axis=-1)
-    s = xp.where(dual_norm > a, a / xp.where(dual_norm > 0, dual_norm, xp.ones_like(dual_norm)), xp.ones_like(a))
-    rty = yy - xp.sum(w * c, axis=-1)
-    return 0.5 * (1 + s * s) * r2 + a * xp.sum(xp.abs(w), axis=-1) - s * rty
+def _like(xp, a, like):
+    """``a`` (numpy) as an array of ``like``'s library, dtype and device."""
+    return xp.asarray(a, dtype=like.dtype, device=array_api_compat.device(like))
 
 
-def _support_solve(xp, G, c, a, support, signs):
-    """KKT solution on a support with given signs: G_SS w_S = c_S - a s_S (zero elsewhere).
-
-    A relative ridge of 1e3 eps tr(G) (about 2e-13 in float64) keeps singular guesses finite; callers keep a guess only where
-    it lowers the duality gap, so a bad guess is harmless.
-    """
-    d = G.shape[-1]
-    eye = xp.eye(d, dtype=G.dtype, device=getattr(G, "device", None))
-    eps = float(xp.finfo(G.dtype).eps)
-    jitter = 1e3 * eps * xp.sum(G * eye, axis=(-2, -1))[..., None, None] * eye
-    onf = xp.astype(support, G.dtype)
-    A = G * onf[..., :, None] * onf[..., None, :] + eye * (1 - onf)[..., None, :] + jitter
-    rhs = (c - a[..., None] * signs) * onf
-    try:
-        return xp.linalg.solve(A, rhs[..., None])[..., 0] * onf
-    except Exception:  # an exactly singular guess (possible in float32): offer no guess
-        return None
+def _gap_threshold(tol, yy):
+    """Per-problem duality-gap threshold ``tol * ||y||^2`` (scikit-learn's rule)."""
+    return tol * np.maximum(yy, 1e-30)
 
 
-def _polish(xp, G, c, a, w, k, rounds=4):
-    """Candidate exact lasso solutions from an approximate one, by a few active-set rounds.
-
-    Starting supports: the support of ``w`` and its ``min(nnz, k)`` largest entries (a lasso
-    solution with at most k nonzeros always exists, Tibshirani 2013, which repairs the flat
-    directions proximal gradient crawls along when k < d). Each round solves the KKT system on
-    the support, drops coordinates whose sign flipped and adds the worst KKT violator
-    |c_j - (G w)_j| > a off the support, with the sign of that gradient.
-    """
-    on = xp.abs(w) > 0
-    nnz = xp.sum(xp.astype(on, G.dtype), axis=-1)
-    rank = xp.argsort(xp.argsort(-xp.abs(w), axis=-1, stable=True), axis=-1, stable=True)  # 0 = largest
-    top = on & (xp.astype(rank, G.dtype) < xp.minimum(nnz, k)[..., None])
-    guesses = []
-    for support in (on, top):
-        signs = xp.sign(w)
-        for _ in range(rounds):
-            guess = _support_solve(xp, G, c, a, support, signs)
-            if guess is None:
-                break
-            guesses.append(guess)
-            support = support & (xp.sign(guess) == signs)
-            grad = c - (G @ guess[..., None])[..., 0]
-            violation = xp.where(support, xp.zeros_like(grad), xp.abs(grad) - a[..., None])
-            worst = xp.argmax(violation, axis=-1)
-            add = (xp.arange(G.shape[-1], device=getattr(G, "device", None)) == worst[..., None]) & (
-                xp.max(violation, axis=-1) > 0
-            )[..., None]
-            support = support | add
-            signs = xp.where(add, xp.sign(grad), signs)
-    return guesses
+def _finish(G, c, yy, k, a, w, solved, tol, max_iter, fn):
+    """Certify feature-sign answers by their duality gap; finish the others iteratively (numpy)."""
+    thresh = _gap_threshold(tol, yy)
+    certified = solved & ((_gap(np_xp, G, c, yy, k, a, w) <= thresh) | (k == 0))
+    if certified.all():
+        return w
+    rest = np.flatnonzero(~certified)
+    w = w.copy()
+    w[rest], unconverged = iterative_lasso(np_xp, G[rest], c[rest], yy[rest], k[rest], a[rest], thresh[rest], max_iter)
+    if unconverged:
+        warnings.warn(
+            f"{fn}: {unconverged} problem(s) did not reach the duality-gap tolerance {tol} in "
+            f"max_iter={max_iter} iterations; increase max_iter or tol",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return w
 
 
-def _largest_eigenvalue(xp, G, iters=30):
-    """An upper bound (within 1%) of the largest eigenvalue of each PSD matrix G (P, d, d).
-
-    Power iteration from the all-ones vector, then a 1% margin and a tiny floor: the step
-    size 1/L only needs L >= lambda_max for proximal gradient to converge, and batched power
-    iteration costs a few matrix-vector products where eigvalsh costs a full decomposition.
-    The margin is checked by a Rayleigh-quotient bound and falls back to the trace if violated.
-    """
-    v = xp.ones(G.shape[:-1], dtype=G.dtype, device=getattr(G, "device", None))
-    for _ in range(iters):
-        v = _matvec(G, v)
-        v = v / xp.maximum(xp.max(xp.abs(v), axis=-1, keepdims=True), xp.full_like(v[..., :1], 1e-300))
-    Gv = _matvec(G, v)
-    vv = xp.maximum(xp.sum(v * v, axis=-1), xp.full_like(v[..., 0], 1e-300))
-    rayleigh = xp.sum(v * Gv, axis=-1) / vv
-    # Residual bound: some eigenvalue lies within ||Gv - rv|| / ||v|| of the Rayleigh quotient.
-    resid = xp.sqrt(xp.sum((Gv - rayleigh[..., None] * v) ** 2, axis=-1) / vv)
-    trace = xp.sum(xp.sum(G * xp.eye(G.shape[-1], dtype=G.dtype, device=getattr(G, "device", None)), axis=-1), axis=-1)
-    est = 1.01 * (rayleigh + resid)
-    # Power iteration can stall on a smaller eigenvalue only if v starts orthogonal to the top one;
-    # where the estimate is not clearly dominant, use the trace (always >= lambda_max).
-    safe = xp.where(resid <= 0.01 * rayleigh, est, trace)
-    return xp.maximum(safe, xp.full_like(safe, 1e-12))
-
-
-_FISTA_BUDGET = 20000  # proximal-gradient iterations before the stragglers switch to coordinate descent
-
-
-def _coordinate_descent(xp, G, c, yy, k, a, w, thresh, max_sweeps):
-    r"""Cyclic coordinate descent in Gram form, batched over problems; returns (w, #unconverged).
-
-    One coordinate update: :math:`w_j \leftarrow S(c_j - (Gw)_j + G_{jj} w_j,\ a) / G_{jj}`
-    (zero where :math:`G_{jj} = 0`), with :math:`Gw` kept up to date by one column per update.
-    """
-    d = G.shape[-1]
-    dev = getattr(G, "device", None)
-    cols = xp.arange(d, device=dev)
-    Gw = _matvec(G, w)
-    for sweep in range(max_sweeps):
-        for j in range(d):
-            gjj = G[:, j, j]
-            rho = c[:, j] - Gw[:, j] + gjj * w[:, j]
-            safe = xp.where(gjj > 0, gjj, xp.ones_like(gjj))
-            new = xp.where(gjj > 0, _soft(xp, rho, a) / safe, xp.zeros_like(rho))
-            Gw = Gw + G[:, :, j] * (new - w[:, j])[:, None]
-            w = xp.where(cols == j, new[:, None], w)
-        if sweep % 10 == 9 and bool(xp.all((_gap(xp, G, c, yy, k, a, w) <= thresh) | (k == 0))):
-            return w, 0
-    done = (_gap(xp, G, c, yy, k, a, w) <= thresh) | (k == 0)
-    return w, int(xp.sum(xp.astype(~done, xp.int64)))
-
-
-def _lasso_gram(xp, G, c, yy, k, alpha, tol, max_iter, fn):
-    """Solve every problem given by Gram statistics; k == 0 problems return w = 0.
-
-    Problems leave the iteration as soon as their duality gap certifies them (the active set
-    shrinks), so the cost follows the typical problem rather than the hardest one.
-    """
+def _lasso_gram(G, c, yy, k, alpha, tol, max_iter, fn):
+    """Solve flat float64 problems G (P, d, d), c (P, d), yy (P,), k (P,); k == 0 gives w = 0."""
     if alpha == 0.0:  # least squares: the duality-gap certificate degenerates; G^+ c is the min-norm solution
-        return (xp.linalg.pinv(G) @ c[..., None])[..., 0]
-    in_dtype = G.dtype
-    if in_dtype != xp.float64:
-        # Solve in float64 (cast back at the end): a float32 duality gap cancels too badly to certify.
-        # (jax without x64 keeps float32; the tolerance below then follows float32's epsilon.)
-        G, c, yy, k = (xp.astype(a, xp.float64) for a in (G, c, yy, k))
-    batch, d = tuple(G.shape[:-2]), G.shape[-1]
-    dev = getattr(G, "device", None)
-    P = 1
-    for s in batch:
-        P *= int(s)
-    G, c, yy, k = (xp.reshape(G, (P, d, d)), xp.reshape(c, (P, d)), xp.reshape(yy, (P,)), xp.reshape(k, (P,)))
-    # float32 cannot certify a relative gap much below its machine epsilon.
-    tol = max(tol, 50 * float(xp.finfo(G.dtype).eps))
+        return np.einsum("pij,pj->pi", np.linalg.pinv(G), c)
     a = alpha * k  # objective ½||y - Xw||² + a||w||₁ (scaled by k)
-    # Lipschitz constant of the gradient: the largest eigenvalue of G (at least a tiny floor).
-    L = _largest_eigenvalue(xp, G)
-    thresh = tol * xp.maximum(yy, xp.full_like(yy, 1e-30))
-    ids = xp.arange(P, device=dev)
-    w = xp.zeros_like(c)
-    v, t = w, 1.0
-    finished_ids, finished_w = [], []
-    for it in range(min(max_iter, _FISTA_BUDGET)):
-        w_new = _soft(xp, v - (_matvec(G, v) - c) / L[:, None], (a / L)[:, None])
-        # Restart momentum where the objective direction turned (O'Donoghue & Candes 2015).
-        restart = xp.sum((v - w_new) * (w_new - w), axis=-1) > 0
-        t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
-        v = w_new + ((t - 1) / t_new) * (w_new - w)
-        v = xp.where(restart[:, None], w_new, v)
-        w, t = w_new, t_new
-        if it % 25 != 19:
-            continue
-        # Few problems left: afford a longer active-set walk (up to 2d + 4 rounds) on each.
-        rounds = 4 if ids.shape[0] > 1000 else 2 * d + 4
-        for guess in _polish(xp, G, c, a, w, k, rounds=rounds):
-            better = _gap(xp, G, c, yy, k, a, guess) < _gap(xp, G, c, yy, k, a, w)
-            w = xp.where(better[:, None], guess, w)
-            v = xp.where(better[:, None], w, v)
-        done = (_gap(xp, G, c, yy, k, a, w) <= thresh) | (k == 0)
-        if bool(xp.any(done)):
-            fin, keep = xp.nonzero(done)[0], xp.nonzero(~done)[0]
-            finished_ids.append(xp.take(ids, fin, axis=0))
-            finished_w.append(xp.take(xp.where((k == 0)[:, None], xp.zeros_like(w), w), fin, axis=0))
-            ids, G, c, yy, k, a, L, thresh, w, v = (
-                xp.take(arr, keep, axis=0) for arr in (ids, G, c, yy, k, a, L, thresh, w, v)
-            )
-        if ids.shape[0] == 0:
-            break
-    if ids.shape[0] > 0:
-        # The few problems proximal gradient has not certified (flat, rank-deficient prefixes with
-        # k << d) finish by cyclic coordinate descent, scikit-learn's algorithm, batched over them.
-        w, unconverged = _coordinate_descent(xp, G, c, yy, k, a, w, thresh, max_iter)
-        if unconverged:
-            warnings.warn(
-                f"{fn}: {unconverged} problem(s) did not reach the duality-gap tolerance {tol} in "
-                f"max_iter={max_iter} iterations; increase max_iter or tol",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-    all_ids = xp.concat(finished_ids + [ids], axis=0)
-    all_w = xp.concat(finished_w + [w], axis=0)
-    w = xp.take(all_w, xp.argsort(all_ids), axis=0)
-    return xp.astype(xp.reshape(w, batch + (d,)), in_dtype)
+    w, solved = feature_sign_fits(G, c, a, k, max_steps=4 * G.shape[-1] + 20)
+    return _finish(G, c, yy, k, a, w, solved, tol, max_iter, fn)
 
 
 def lasso_objective(X: Any, y: Any, w: Any, alpha: float) -> Any:
@@ -272,15 +123,19 @@ def lasso(X: Any, y: Any, alpha: float, tol: float = 1e-10, max_iter: int = 2000
     --------
     >>> import numpy as np
     >>> lasso(np.eye(2) * np.sqrt(2), np.array([2.0, 0.1]), alpha=0.5)
-    array([0.64644661, 0.        ])
+    array([0.91421356, 0.        ])
     """
     xp = check_fit_data(X, y, fn="lasso")
     alpha = check_nonnegative(alpha, "alpha", fn="lasso")
     tol = check_positive(tol, "tol", fn="lasso")
     max_iter = check_int(max_iter, "max_iter", fn="lasso", minimum=1)
-    Xt = _mT(X)
-    k = xp.full(X.shape[:-2], float(X.shape[-2]), dtype=X.dtype, device=getattr(X, "device", None))
-    return _lasso_gram(xp, Xt @ X, _matvec(Xt, y), xp.sum(y * y, axis=-1), k, alpha, tol, max_iter, "lasso")
+    k_points, d = X.shape[-2], X.shape[-1]
+    Xn = _to_float64(X).reshape(-1, k_points, d)
+    yn = _to_float64(y).reshape(-1, k_points)
+    G, c = np.swapaxes(Xn, -1, -2) @ Xn, np.einsum("pkd,pk->pd", Xn, yn)
+    k = np.full(Xn.shape[0], float(k_points))
+    w = _lasso_gram(G, c, np.einsum("pk,pk->p", yn, yn), k, alpha, tol, max_iter, "lasso")
+    return _like(xp, w.reshape(tuple(X.shape[:-2]) + (d,)), X)
 
 
 def lasso_prefixes(xs: Any, ys: Any, alpha: float, tol: float = 1e-10, max_iter: int = 20000) -> Any:
@@ -320,16 +175,24 @@ def _lasso_weights_prefixes(xs: Any, ys: Any, alpha: float, tol: float = 1e-10, 
     alpha = check_nonnegative(alpha, "alpha", fn="lasso_prefixes")
     tol = check_positive(tol, "tol", fn="lasso_prefixes")
     max_iter = check_int(max_iter, "max_iter", fn="lasso_prefixes", minimum=1)
-    n = xs.shape[-2]
-    dev = getattr(xs, "device", None)
+    batch, (n, d) = tuple(xs.shape[:-2]), tuple(xs.shape[-2:])
+    X, Y = _to_float64(xs).reshape(-1, n, d), _to_float64(ys).reshape(-1, n)
+    if alpha == 0.0:  # min-norm least squares on every prefix, G_k^+ c_k
+        G = np.cumsum(X[:, :, :, None] * X[:, :, None, :], axis=1) - X[:, :, :, None] * X[:, :, None, :]
+        c = np.cumsum(Y[:, :, None] * X, axis=1) - Y[:, :, None] * X
+        W = np.einsum("bnij,bnj->bni", np.linalg.pinv(G), c)
+        return _like(xp, W.reshape(batch + (n, d)), xs)
 
-    def exclusive(a, axis):
-        cs = xp.cumulative_sum(a, axis=axis)
-        first = xp.zeros_like(xp.take(cs, xp.arange(1, device=dev), axis=axis))
-        return xp.concat([first, xp.take(cs, xp.arange(n - 1, device=dev), axis=axis)], axis=axis)
+    def gap_ok(g, c, yy, a, w):
+        return gap_from_gradient(np_xp, g, c, yy, a, w) <= _gap_threshold(tol, yy)
 
-    G = exclusive(xs[..., :, None] * xs[..., None, :], -3)  # (..., n, d, d)
-    c = exclusive(ys[..., None] * xs, -2)  # (..., n, d)
-    yy = exclusive(ys * ys, -1)  # (..., n)
-    k = xp.broadcast_to(xp.arange(n, dtype=xs.dtype, device=dev), yy.shape)
-    return _lasso_gram(xp, G, c, yy, k, alpha, tol, max_iter, "lasso_prefixes")
+    W, solved = feature_sign_prefixes(X, Y, alpha, gap_ok, max_steps_per_prefix=2 * d + 10)
+    b_rest, k_rest = np.nonzero(~solved)
+    if b_rest.size:  # finish the prefixes feature-sign search handed back, from their Gram statistics
+        upto = (np.arange(n)[None, :] < k_rest[:, None]).astype(np.float64)
+        Xr, Yr = X[b_rest] * upto[..., None], Y[b_rest] * upto
+        Gr, cr = np.swapaxes(Xr, -1, -2) @ Xr, np.einsum("pkd,pk->pd", Xr, Yr)
+        kr = k_rest.astype(np.float64)
+        W[b_rest, k_rest] = _finish(Gr, cr, np.einsum("pk,pk->p", Yr, Yr), kr, alpha * kr, W[b_rest, k_rest],
+                                    np.zeros(b_rest.size, dtype=bool), tol, max_iter, "lasso_prefixes")  # fmt: skip
+    return _like(xp, W.reshape(batch + (n, d)), xs)
