@@ -165,14 +165,12 @@ def _factor(xp, H):
         from scipy.linalg import lapack
 
         n = H.shape[-1]
-        flat = np.reshape(H, (-1, n, n))
-        (potrf,) = lapack.get_lapack_funcs(("potrf",), (flat,))
-        L = np.empty_like(flat)
-        for i in range(flat.shape[0]):
-            c, info = potrf(flat[i], lower=1, clean=0, overwrite_a=0)
-            if info != 0:
+        L = np.array(np.reshape(H, (-1, n, n)), order="C", copy=True)
+        (potrf,) = lapack.get_lapack_funcs(("potrf",), (L,))
+        for i in range(L.shape[0]):
+            # L[i].T is a column-major view of the symmetric H[i]: factorised in place, no copies
+            if potrf(L[i].T, lower=1, clean=0, overwrite_a=1)[1] != 0:
                 return "lu", H
-            L[i] = c.T  # row-major memory of the column-major factor: L[i].T is c without a copy
         return "chol", L
     if name == "torch":
         import torch
@@ -194,10 +192,9 @@ def _solve_factored(xp, F, g):
         from scipy.linalg import lapack
 
         (potrs,) = lapack.get_lapack_funcs(("potrs",), (M,))
-        flat = np.reshape(gm, (-1, M.shape[-1]))
-        out = np.empty_like(flat)
-        for i in range(flat.shape[0]):
-            out[i], _ = potrs(M[i].T, flat[i], lower=1)
+        out = np.array(np.reshape(gm, (-1, M.shape[-1])), order="C", copy=True)
+        for i in range(out.shape[0]):
+            potrs(M[i].T, out[i], lower=1, overwrite_b=1)
         return np.reshape(out, g.shape).astype(g.dtype, copy=False)
     if name == "torch":
         import torch
