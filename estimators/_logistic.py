@@ -97,8 +97,8 @@ def _hessian(xp, Xh, P, s, lam, *, binary, fix_intercept, at_zero, work=None):
 
     ``at_zero``: binary problems with unit weights at theta = 0, where every p(1 - p) is 1/4 and
     the Hessian is :math:`X_a^\\top X_a / 4 + \\Lambda` (no weighting pass over X). ``work``: a
-    dict that keeps numpy's weighted copy of X between calls (a fresh 10-100 MB array each
-    Hessian costs page faults: a third of the Hessian's time).
+    dict that keeps numpy's and torch's weighted copy of X between calls (a fresh 10-100 MB array
+    each Hessian costs page faults: a third of numpy's Hessian time, most of torch's).
     """
     dtype, device = Xh.dtype, getattr(Xh, "device", None)
     S = xp.astype(_norm(xp, s), dtype)[..., None, None]
@@ -108,11 +108,12 @@ def _hessian(xp, Xh, P, s, lam, *, binary, fix_intercept, at_zero, work=None):
             return _add_diagonal(xp, (_mT(Xh) @ Xh) * (0.25 / S), lam / S[..., 0])
         else:
             w = xp.astype(s[..., None] * P * (1.0 - P), dtype)  # (..., m, 1)
-            if work is not None and library_name(Xh) == "numpy":
-                shape = np.broadcast_shapes(Xh.shape, w.shape)
-                if work.get("XW") is None or work["XW"].shape != shape:
-                    work["XW"] = np.empty(shape, dtype=dtype)
-                XW = np.multiply(Xh, w, out=work["XW"])
+            name = library_name(Xh)
+            if work is not None and (name == "numpy" or (name == "torch" and not Xh.requires_grad)):
+                shape = np.broadcast_shapes(tuple(Xh.shape), tuple(w.shape))
+                if work.get("XW") is None or tuple(work["XW"].shape) != shape:
+                    work["XW"] = xp.empty(shape, dtype=dtype, device=device)
+                XW = np.multiply(Xh, w, out=work["XW"]) if name == "numpy" else _torch_mul(Xh, w, work["XW"])
             else:
                 XW = Xh * w
             return _add_diagonal(xp, (_mT(Xh) @ XW) * (1.0 / S), lam / S[..., 0])  # (..., d+1, d+1)
@@ -137,6 +138,12 @@ def _hessian(xp, Xh, P, s, lam, *, binary, fix_intercept, at_zero, work=None):
         u = xp.reshape(xp.broadcast_to(u, (C, d1)), (C * d1,))
         H = H + u[:, None] * u[None, :]
     return H
+
+
+def _torch_mul(a, b, out):
+    import torch
+
+    return torch.mul(a, b, out=out)
 
 
 def _add_diagonal(xp, A, v):
@@ -357,8 +364,8 @@ def _newton(
 def _augment(xp, X, dtype=None):
     """[X, 1] (..., m, d+1) in ``dtype`` (default X's): the inputs with the intercept's column."""
     dtype = X.dtype if dtype is None else dtype
-    if library_name(X) == "numpy":  # one pass: fill a preallocated array
-        Xa = np.empty((*X.shape[:-1], X.shape[-1] + 1), dtype=dtype)
+    if library_name(X) in ("numpy", "torch"):  # one pass: fill a preallocated array
+        Xa = xp.empty((*X.shape[:-1], X.shape[-1] + 1), dtype=dtype, device=getattr(X, "device", None))
         Xa[..., :-1] = X
         Xa[..., -1] = 1
         return Xa
