@@ -281,7 +281,15 @@ def _newton(
     ``fallback``, a lower precision is given up for X's when its Hessian is not numerically
     positive definite, when a fresh Newton step fails to halve the previous small step (the
     inexact Hessian no longer drives convergence), or after 8 fresh Hessians.
+
+    Converged problems are frozen; where no array broadcasts over the problems, they are also
+    dropped from the working set once at most half of it is still active, so the last
+    iterations touch only the problems that need them.
     """
+    out_shape = None
+    if X.ndim > 2 and tuple(X.shape[:-2]) == tuple(Yk.shape[:-2]) == tuple(s.shape[:-1]):
+        out_shape = tuple(X.shape[:-2])  # one flat axis of independent problems: compactable
+        X, Yk, s = (xp.reshape(a, (-1, *a.shape[len(out_shape) :])) for a in (X, Yk, s))
     d1 = X.shape[-1] + 1
     K = 1 if binary else Yk.shape[-1]
     lam_vals = [1.0 / C] * (d1 - 1) + [1.0 / C if penalize_intercept else 0.0]
@@ -297,7 +305,29 @@ def _newton(
     f0 = _objective(xp, z, Yk, s, theta, lam, binary)
     low = hessian_dtype is not None and hessian_dtype != X.dtype
     F, last, work, n_fresh = None, None, {}, 0
+    if out_shape is not None:
+        idx = xp.arange(batch[0], device=device)  # the working set's positions among all problems
+        done_idx, done_theta = [], []
+
+    def result(theta):
+        if out_shape is None:
+            return theta
+        order = xp.argsort(xp.concat([*done_idx, idx]))
+        full = xp.take(xp.concat([*done_theta, theta], axis=0), order, axis=0)
+        return xp.reshape(full, (*out_shape, K, d1))
+
     for it in range(max_iter):
+        n_active = int(xp.sum(xp.astype(active, xp.int64)))
+        if out_shape is not None and batch[0] >= 16 and 2 * n_active <= batch[0]:
+            keep, drop = xp.nonzero(active)[0], xp.nonzero(~active)[0]
+            done_idx.append(xp.take(idx, drop, axis=0))
+            done_theta.append(xp.take(theta, drop, axis=0))
+            X, Yk, s, theta, z, f0, last, active, idx = (
+                xp.take(a, keep, axis=0) for a in (X, Yk, s, theta, z, f0, last, active, idx)
+            )
+            Xh = None if Xh is None else xp.take(Xh, keep, axis=0)
+            F = None if F is None else (F[0], xp.take(F[1], keep, axis=0))
+            batch, work = (n_active,), {}
         g, P = _gradient(xp, X, z, Yk, s, theta, lam, binary=binary)
         g_flat = xp.reshape(g, (*batch, K * d1))
         step = None
@@ -346,11 +376,11 @@ def _newton(
                 low, Xh, work, F = False, None, {}, None  # the next Hessians in X's precision
         active = active & (last > tol)
         if not bool(xp.any(active)):
-            return theta
+            return result(theta)
     last_step = last
     n_bad = int(xp.sum(xp.astype(active, xp.int64)))
     worst = float(xp.max(xp.where(active, last_step, xp.zeros_like(last_step))))
-    total = math.prod(batch) if batch else 1
+    total = (math.prod(out_shape) if out_shape is not None else math.prod(batch)) if batch else 1
     warnings.warn(
         f"{fn}: Newton did not converge in max_iter={max_iter} iterations for {n_bad} of {total} problem(s) "
         f"(largest relative last step {worst:.2e} > tol={tol:g}); increase max_iter, decrease C "
@@ -358,7 +388,7 @@ def _newton(
         RuntimeWarning,
         stacklevel=3,
     )
-    return theta
+    return result(theta)
 
 
 def _augment(xp, X, dtype=None):

@@ -249,6 +249,21 @@ def test_batched_fits_equal_individual_fits(rng):
             )
 
 
+def test_batched_logistic_with_early_converging_problems_equals_individual_fits(rng):
+    # half the problems are nearly quadratic (tiny inputs) and converge in a few steps: the solver
+    # drops them from its working set, which must not change anyone's result
+    X = rng.standard_normal((32, 60, 4)) * np.where(np.arange(32) % 2 == 0, 0.05, 3.0)[:, None, None]
+    w = rng.standard_normal((32, 4))
+    y = (rng.random((32, 60)) < 1 / (1 + np.exp(-np.einsum("bmd,bd->bm", X, w)))).astype(np.int64)
+    y[:, :2] = [0, 1]
+    batch = logistic_fit(X.reshape(4, 8, 60, 4), y.reshape(4, 8, 60), 1.0, tol=1e-10)
+    assert batch.coef.shape == (4, 8, 1, 4) and batch.intercept.shape == (4, 8, 1)
+    for b in range(32):
+        single = logistic_fit(X[b], y[b], 1.0, tol=1e-10)
+        np.testing.assert_allclose(batch.coef[b // 8, b % 8], single.coef, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(batch.intercept[b // 8, b % 8], single.intercept, rtol=0, atol=1e-8)
+
+
 # ----------------------------------------------------------------------------- all-prefix seam
 
 
