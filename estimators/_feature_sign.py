@@ -90,14 +90,18 @@ def _masked_inverse(G, act):
     return H, ok
 
 
-def _join(G, H, rows, i):
-    """Coordinate i[r] joins A on each of ``rows`` (in place): H += e e^T / s; returns ok (s > 0)."""
+def _join(G, H, rows, i, u=None):
+    """Coordinate i[r] joins A on each of ``rows`` (in place): H += e e^T / s; returns ok (s > 0).
+
+    ``u = H G e_i`` may be passed when it is already known.
+    """
     b = G[rows, :, i]  # column i of G
-    u = _matvec(H[rows], b)  # zero off A
+    if u is None:
+        u = _matvec(H[rows], b)  # zero off A
     g_ii = G[rows, i, i]
     s = g_ii - np.einsum("pj,pj->p", b, u)
     ok = s > 1e-12 * g_ii
-    e = u
+    e = u.copy()
     e[np.arange(rows.size), i] -= 1.0
     rows, e, s = rows[ok], e[ok], s[ok]
     _add_outer(H, rows, e / s[:, None], e)
@@ -146,8 +150,14 @@ def _step(G, c, a, k, w, H, act, optimal, g, worst):
     add = np.flatnonzero(optimal)
     i_add = worst[add]
     theta[add, i_add] = -np.sign(g[add, i_add])
+    # Joining column i is singular when it lies in the span of X_A: by count in general position
+    # (|A| + 1 > k points), or numerically (Schur complement s = G_ii - G_iA H G_Ai ~ 0, e.g. repeated points).
+    b = G[np.arange(P), :, worst]
+    u = _matvec(H, b)[add]  # the whole batch at once: cheaper than copying the rows of H
+    b = b[add]
+    s = G[add, i_add, i_add] - np.einsum("pj,pj->p", b, u)
     singular = np.zeros(P, dtype=bool)
-    singular[add] = act[add].sum(axis=-1) + 1 > k[add]
+    singular[add] = (act[add].sum(axis=-1) + 1 > k[add]) | (s <= 1e-9 * G[add, i_add, i_add])
     ok = np.ones(P, dtype=bool)
     # Singular rows: null direction v = theta_i (e_i - H G e_i) to the first zero crossing j; i replaces j.
     sing = np.flatnonzero(singular)
@@ -155,7 +165,7 @@ def _step(G, c, a, k, w, H, act, optimal, g, worst):
         i = worst[sing]
         ar = np.arange(sing.size)
         th = theta[sing, i]
-        v = -th[:, None] * _matvec(H[sing], G[sing, :, i])
+        v = -th[:, None] * u[singular[add]]
         v[ar, i] += th
         ws = w[sing]
         crosses = act[sing] & (ws * v < 0)
@@ -175,7 +185,7 @@ def _step(G, c, a, k, w, H, act, optimal, g, worst):
         ok[sing[~joined]] = False
     reg_add = add[~singular[add]]
     if reg_add.size:
-        joined = _join(G, H, reg_add, worst[reg_add])
+        joined = _join(G, H, reg_add, worst[reg_add], u[~singular[add]])
         act[reg_add[joined], worst[reg_add[joined]]] = True
         ok[reg_add[~joined]] = False
     # Regular rows: the sign-constrained minimiser on A (one refinement step), then to the first
