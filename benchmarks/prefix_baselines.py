@@ -100,7 +100,7 @@ def main(argv=None):
     # Lasso: objective values of every prefix problem against scikit-learn's coordinate descent.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
-        t_fast, p_fast = _timed(lambda: lasso_prefixes(xs, ys, args.alpha), repeat=1)
+        t_fast, p_fast = _timed(lambda: lasso_prefixes(xs, ys, args.alpha), repeat=3)
     for w in caught:
         print(f"note: {w.message}")
     t_sk, (p_sk, w_sk) = _timed(lambda: sklearn_loop(xs, ys, "lasso", alpha=args.alpha))

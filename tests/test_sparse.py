@@ -73,12 +73,69 @@ def test_every_prefix_equals_the_single_fit(B, n, d, seed, alpha):
         np.testing.assert_allclose(preds[:, k], np.einsum("bd,bd->b", xs[:, k], W[:, k]), atol=1e-12)
 
 
+@pytest.mark.parametrize("repeat", ["points", "columns"])
+def test_repeated_points_or_columns_are_solved_exactly(repeat):
+    """Degenerate data (X_A singular with fewer than k active columns) takes the null-direction step."""
+    from sklearn.linear_model import Lasso
+
+    xs, ys = sparse_problem(21, 3, 16, 8)
+    if repeat == "points":
+        xs[:, 3], ys[:, 3] = xs[:, 1], ys[:, 1]
+    else:
+        xs[:, :, 2] = xs[:, :, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no fallback warning
+        from estimators.sparse import _lasso_weights_prefixes
+
+        W = _lasso_weights_prefixes(xs, ys, 0.05)
+    for b in range(3):
+        for k in range(1, 16):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ref_w = Lasso(alpha=0.05, fit_intercept=False, tol=1e-14, max_iter=500_000).fit(xs[b, :k], ys[b, :k]).coef_
+            ref = lasso_objective(xs[b, :k], ys[b, :k], ref_w, 0.05)
+            assert lasso_objective(xs[b, :k], ys[b, :k], W[b, k], 0.05) <= ref * (1 + 1e-9) + 1e-14
+
+
+def test_rank_deficient_prefixes_have_at_most_k_nonzeros():
+    """In general position a lasso solution has at most k nonzeros (Tibshirani 2013, lemma 14)."""
+    from estimators.sparse import _lasso_weights_prefixes
+
+    xs, ys = sparse_problem(8, 4, 12, 20)
+    W = _lasso_weights_prefixes(xs, ys, 0.01)
+    nonzeros = np.count_nonzero(W, axis=-1)  # (B, n)
+    assert np.all(nonzeros <= np.arange(12)[None, :])
+    assert nonzeros[:, 11].max() == 11  # a small penalty saturates the support
+
+
+def test_iterative_fallback_reaches_the_same_objective():
+    """The proximal-gradient / coordinate-descent fallback certifies the same optimum."""
+    from estimators.sparse import _finish, _lasso_gram
+
+    X, y = sparse_problem(13, 6, 9, 12)  # k < d: the rank-deficient case first-order methods crawl on
+    G, c = np.swapaxes(X, -1, -2) @ X, np.einsum("bkd,bk->bd", X, y)
+    yy, k = np.einsum("bk,bk->b", y, y), np.full(6, 9.0)
+    exact = _lasso_gram(G, c, yy, k, 0.05, 1e-10, 20000, "lasso")
+    fallback = _finish(G, c, yy, k, 0.05 * k, np.zeros_like(c), np.zeros(6, dtype=bool), 1e-10, 20000, "lasso")
+    np.testing.assert_allclose(lasso_objective(X, y, fallback, 0.05), lasso_objective(X, y, exact, 0.05), rtol=1e-9)
+
+
 def test_backends_agree(backend):
     xs, ys = sparse_problem(11, 2, 12, 5)
     ref = lasso_prefixes(xs, ys, 0.1)
     out = lasso_prefixes(backend(xs), backend(ys), 0.1)
     np.testing.assert_allclose(backend.numpy(out), ref, atol=1e-8)
     np.testing.assert_allclose(backend.numpy(lasso(backend(xs), backend(ys), 0.1)), lasso(xs, ys, 0.1), atol=1e-8)
+    assert backend.numpy(out).dtype == np.float64
+
+
+def test_float32_input_keeps_its_dtype():
+    import torch
+
+    xs, ys = sparse_problem(12, 2, 12, 5)
+    out = lasso_prefixes(torch.from_numpy(xs).float(), torch.from_numpy(ys).float(), 0.1)
+    assert out.dtype == torch.float32
+    np.testing.assert_allclose(out.numpy(), lasso_prefixes(xs, ys, 0.1), atol=1e-5)
 
 
 def test_non_convergence_warns_with_advice():
