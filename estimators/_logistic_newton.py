@@ -263,8 +263,9 @@ _CHORD_RATIO = 0.05
 
 
 def _newton(
-    xp, X, Yk, s, C, *, binary, penalize_intercept, tol, max_iter, fn, hessian_dtype=None, fallback=False, unit_weights=False
-):
+    xp, X, Yk, s, C, *, binary, penalize_intercept, tol, max_iter, fn,
+    hessian_dtype=None, fallback=False, unit_weights=False,
+):  # fmt: skip
     """Minimise the objective for every problem; returns theta (..., K, d+1).
 
     Each iteration costs two passes over X (the gradient, and the logits' change X step^T; the
