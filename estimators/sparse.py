@@ -106,18 +106,21 @@ def lasso(X: Any, y: Any, alpha: float, tol: float = 1e-10, max_iter: int = 2000
     alpha : float, >= 0
         ``alpha = 0`` is the minimum-norm least-squares solution (as :func:`estimators.ols`).
     tol : float, > 0
-        Stop a problem when its duality gap is below ``tol * ||y||^2`` (scikit-learn's rule).
+        Every answer is certified by its duality gap being below ``tol * ||y||^2`` (scikit-learn's rule).
     max_iter : int, >= 1
-        Proximal-gradient iterations; a ``RuntimeWarning`` names the unconverged problems.
+        Iterations of the fallback solver (proximal gradient, then coordinate descent) for the rare
+        problem the exact active-set search hands back; a ``RuntimeWarning`` counts the problems
+        still above the tolerance.
 
     Returns
     -------
-    w : array of shape (..., d)
+    w : array of shape (..., d), in the input's library, dtype and device. The solver runs on the
+    CPU in float64 numpy (:mod:`estimators._feature_sign`); torch and jax inputs are converted.
 
     References
     ----------
-    Tibshirani 1996; Beck & Teboulle 2009 (FISTA); Garg et al. 2022, section 4 (lasso baseline for
-    sparse linear functions).
+    Tibshirani 1996; Lee, Battle, Raina & Ng 2007 (feature-sign search); Beck & Teboulle 2009 (FISTA);
+    Garg et al. 2022, section 4 (lasso baseline for sparse linear functions).
 
     Examples
     --------
@@ -141,7 +144,10 @@ def lasso(X: Any, y: Any, alpha: float, tol: float = 1e-10, max_iter: int = 2000
 def lasso_prefixes(xs: Any, ys: Any, alpha: float, tol: float = 1e-10, max_iter: int = 20000) -> Any:
     r"""Lasso on every prefix of every prompt: ``preds[..., k] = xs[..., k, :] @ lasso(first k pairs)``.
 
-    All B x n problems are solved at once from cumulative Gram statistics; ``preds[..., 0] = 0``.
+    One sweep over the prefix length solves all B x n problems: each prompt's feature-sign search
+    starts from its previous prefix's solution (:mod:`estimators._feature_sign`); ``preds[..., 0] = 0``.
+    About 60x faster than a scikit-learn loop at B = 1280, n = 41, d = 20
+    (``python -m benchmarks.prefix_baselines``).
 
     Parameters
     ----------
