@@ -96,7 +96,8 @@ def logistic_fit(
         ``"float32"`` is about twice as fast on CPUs for float64 data; the gradient, objective and
         line search stay in the data's precision, so the iterates converge to the same minimiser
         (an inexact Newton method: each step is accurate to about cond(H) * 6e-8, the line search
-        and the chord test absorb the rest). ``"auto"`` (default) uses float32 for float64 data
+        and the chord test absorb the rest). The passes over X of the first iterations (steps
+        above 1e-2) use the float32 copy too; convergence is only tested on float64 gradients. ``"auto"`` (default) uses float32 for float64 data
         and falls back to float64 where the float32 Hessian is not positive definite or stops
         driving convergence (condition numbers near 1e7 and beyond); ``None`` always uses the
         data's precision.

@@ -9,7 +9,10 @@ Minimises, for every independent problem in the leading axes at once, the mean-s
 with :math:`\\ell` the binomial (one row) or multinomial log-loss and :math:`\\Lambda` the L2
 penalty 1/C on the weights (and on the intercepts when asked). Per iteration:
 
-* the gradient (one pass over X) at logits z that are updated with each step, never recomputed;
+* the gradient (one pass over X) at logits z that are updated with each step, never recomputed
+  (with a low-precision Hessian, the passes of the first iterations, until every step is below
+  1e-2, use its float32 copy of [X, 1]; then z is recomputed and everything stays in X's
+  precision, and only steps from there count for the stopping test);
 * a chord step with the last Cholesky factorisation when it contracts at least 20x relative to
   the previous step, else a fresh Hessian :math:`[X,1]^\\top W [X,1]` (float32 by default for
   float64 data, an inexact Newton method: the gradient stays in the data's precision) and its
@@ -85,6 +88,18 @@ def _gradient(xp, X, z, Yk, s, theta, lam, binary):
         P = xp.exp(z - logsumexp(xp, z, axis=-1, keepdims=True))  # softmax, (..., m, C)
     r = s[..., None] * (P - Yk)  # (..., m, K)
     g = xp.concat([_mT(r) @ X, xp.sum(r, axis=-2)[..., None]], axis=-1) + lam * theta
+    return g / _norm(xp, s)[..., None, None], P
+
+
+@jax_jit("binary")
+def _gradient_low(xp, Xh, z, Yk, s, theta, lam, binary):
+    """:func:`_gradient` with the pass over the low-precision [X, 1] copy ``Xh`` (early iterations)."""
+    if binary:
+        P = xp.exp(-softplus(xp, -z))
+    else:
+        P = xp.exp(z - logsumexp(xp, z, axis=-1, keepdims=True))
+    r = xp.astype(s[..., None] * (P - Yk), Xh.dtype)
+    g = xp.astype(_mT(r) @ Xh, theta.dtype) + lam * theta
     return g / _norm(xp, s)[..., None, None], P
 
 
@@ -260,6 +275,8 @@ def _relative(xp, t, step, theta):
 # the previous step for every active problem: the iteration then contracts at least 20x per pass
 # and a fresh Hessian (a batched X^T W X and a factorisation, ~4 passes' worth) is not needed.
 _CHORD_RATIO = 0.05
+# Steps (relative, as the stopping test) below which the passes over X leave low precision.
+_EARLY_STEP = 1e-2
 
 
 def _newton(
@@ -297,11 +314,15 @@ def _newton(
     active = xp.ones(batch, dtype=xp.bool, device=device)
     fix_intercept = (not binary) and (not penalize_intercept)
     tol = max(tol, math.sqrt(float(xp.finfo(X.dtype).eps)))  # float32 steps cannot shrink much below this
-    Xh = None  # [X, 1] in the Hessian's precision, built at the first Hessian
     z = xp.zeros((*batch, X.shape[-2], K), dtype=X.dtype, device=device)  # logits at theta = 0
     f0 = _objective(xp, z, Yk, s, theta, lam, binary)
     low = hessian_dtype is not None and hessian_dtype != X.dtype
     F, last, work, n_fresh = None, None, {}, 0
+    # far from the minimiser the passes over X need no more precision than the Hessian: until
+    # every step is below _EARLY_STEP they use the low-precision [X, 1] (half the memory traffic);
+    # then the logits are recomputed in X's precision, and the gradient stays there
+    early = low
+    Xh = _augment(xp, X, hessian_dtype) if low else None
     if out_shape is not None:
         idx = xp.arange(batch[0], device=device)  # the working set's positions among all problems
         done_idx, done_theta = [], []
@@ -325,7 +346,10 @@ def _newton(
             Xh = None if Xh is None else xp.take(Xh, keep, axis=0)
             F = None if F is None else (F[0], xp.take(F[1], keep, axis=0))
             batch, work = (n_active,), {}
-        g, P = _gradient(xp, X, z, Yk, s, theta, lam, binary=binary)
+        if early:
+            g, P = _gradient_low(xp, Xh, z, Yk, s, theta, lam, binary=binary)
+        else:
+            g, P = _gradient(xp, X, z, Yk, s, theta, lam, binary=binary)
         g_flat = xp.reshape(g, (*batch, K * d1))
         step = None
         if F is not None and bool(xp.all(~active | (last <= _CHORD_RATIO))):
@@ -352,7 +376,10 @@ def _newton(
         if fix_intercept:  # keep sum_c b_c = 0 exactly
             step_b = step[..., -1] - xp.mean(step[..., -1], axis=-1, keepdims=True)
             step = xp.concat([step[..., :-1], step_b[..., None]], axis=-1)
-        dz = _scores(xp, X, step)  # the logits' change per unit step: the iteration's second pass
+        if early:  # the logits' change per unit step: the iteration's second pass
+            dz = xp.astype(Xh @ _mT(xp.astype(step, Xh.dtype)), X.dtype)
+        else:
+            dz = _scores(xp, X, step)
         slope = xp.sum(g * step, axis=(-2, -1))
         t = _line_newton(xp, z, dz, Yk, s, theta, step, lam, xp.ones_like(f0), binary=binary)
         if bool(xp.any(active & (xp.abs(t - 1.0) > 1e-2))):  # far from a full step: refine once more
@@ -371,6 +398,12 @@ def _newton(
             stalled = active & (prev < 1e-2) & (last > 0.5 * prev)
             if n_fresh >= 8 or bool(xp.any(stalled)):
                 low, Xh, work, F = False, None, {}, None  # the next Hessians in X's precision
+        if early:
+            if not low or not bool(xp.any(active & (last > _EARLY_STEP))):
+                early = False  # from here on every pass in X's precision, from exact logits
+                z = _scores(xp, X, theta)
+                f0 = _objective(xp, z, Yk, s, theta, lam, binary)
+            continue  # this step came from a low-precision gradient: no problem converges on it
         active = active & (last > tol)
         if not bool(xp.any(active)):
             return result(theta)
