@@ -103,13 +103,30 @@ def _gradient_low(xp, Xh, z, Yk, s, theta, lam, binary):
     return g / _norm(xp, s)[..., None, None], P
 
 
+def _weighted_gram(xp, Xh, w, work):
+    """:math:`X_h^\\top \\operatorname{diag}(w) X_h` (..., d+1, d+1) for weights w (..., m, 1).
+
+    ``work``: a dict that keeps numpy's and torch's weighted copy of X between calls (a fresh
+    10-100 MB array each time costs page faults: a third of numpy's time here, most of torch's).
+    """
+    name = library_name(Xh)
+    if work is not None and (name == "numpy" or (name == "torch" and not Xh.requires_grad)):
+        shape = np.broadcast_shapes(tuple(Xh.shape), tuple(w.shape))
+        if work.get("XW") is None or tuple(work["XW"].shape) != shape:
+            work["XW"] = xp.empty(shape, dtype=Xh.dtype, device=getattr(Xh, "device", None))
+        XW = np.multiply(Xh, w, out=work["XW"]) if name == "numpy" else _torch_mul(Xh, w, work["XW"])
+    else:
+        XW = Xh * w
+    return _mT(Xh) @ XW
+
+
 def _hessian(xp, Xh, P, s, lam, *, binary, fix_intercept, at_zero, work=None):
     """Mean-scaled Hessian (..., K(d+1), K(d+1)), formed in ``Xh``'s precision.
 
-    ``at_zero``: binary problems with unit weights at theta = 0, where every p(1 - p) is 1/4 and
-    the Hessian is :math:`X_a^\\top X_a / 4 + \\Lambda` (no weighting pass over X). ``work``: a
-    dict that keeps numpy's and torch's weighted copy of X between calls (a fresh 10-100 MB array
-    each Hessian costs page faults: a third of numpy's Hessian time, most of torch's).
+    Block (c, c') is :math:`X_a^\\top \\operatorname{diag}(s\\,p_c(\\delta_{cc'} - p_{c'})) X_a`
+    (binary: one block, weights s p (1 - p)); the C(C+1)/2 distinct blocks are formed once each.
+    ``at_zero``: unit weights at theta = 0, where every p is 1/C and every block is a multiple
+    of :math:`X_a^\\top X_a` (one product, no weighting pass over X).
     """
     dtype, device = Xh.dtype, getattr(Xh, "device", None)
     S = xp.astype(_norm(xp, s), dtype)[..., None, None]
@@ -117,33 +134,23 @@ def _hessian(xp, Xh, P, s, lam, *, binary, fix_intercept, at_zero, work=None):
     if binary:
         if at_zero:
             return _add_diagonal(xp, (_mT(Xh) @ Xh) * (0.25 / S), lam / S[..., 0])
-        else:
-            w = xp.astype(s[..., None] * P * (1.0 - P), dtype)  # (..., m, 1)
-            name = library_name(Xh)
-            if work is not None and (name == "numpy" or (name == "torch" and not Xh.requires_grad)):
-                shape = np.broadcast_shapes(tuple(Xh.shape), tuple(w.shape))
-                if work.get("XW") is None or tuple(work["XW"].shape) != shape:
-                    work["XW"] = xp.empty(shape, dtype=dtype, device=device)
-                XW = np.multiply(Xh, w, out=work["XW"]) if name == "numpy" else _torch_mul(Xh, w, work["XW"])
-            else:
-                XW = Xh * w
-            return _add_diagonal(xp, (_mT(Xh) @ XW) * (1.0 / S), lam / S[..., 0])  # (..., d+1, d+1)
+        G = _weighted_gram(xp, Xh, xp.astype(s[..., None] * P * (1.0 - P), dtype), work)
+        return _add_diagonal(xp, G * (1.0 / S), lam / S[..., 0])  # (..., d+1, d+1)
     P, s = xp.astype(P, dtype), xp.astype(s, dtype)
     C, d1 = P.shape[-1], Xh.shape[-1]
-    sP = s[..., None] * P
-    V = sP[..., :, :, None] * Xh[..., :, None, :]  # (..., m, C, d+1)
-    nv = V.ndim - 3
-    D = xp.permute_dims(V, (*range(nv), nv + 1, nv + 2, nv)) @ Xh[..., None, :, :]  # (..., C, d+1, d+1)
-    eye_c = xp.eye(C, dtype=dtype, device=device)
-    blocks = D[..., :, None, :, :] * eye_c[:, :, None, None]  # (..., C, C, d+1, d+1)
-    nb = blocks.ndim - 4
-    blocks = xp.permute_dims(blocks, (*range(nb), nb, nb + 2, nb + 1, nb + 3))
-    batch = tuple(blocks.shape[:nb])
-    V = xp.reshape(V, (*batch, -1, C * d1))  # (..., m, C(d+1))
-    U = xp.reshape(P[..., :, :, None] * Xh[..., :, None, :], (*batch, -1, C * d1))
-    H = xp.reshape(blocks, (*batch, C * d1, C * d1)) - _mT(V) @ U
+    G = (_mT(Xh) @ Xh) * (1.0 / S) if at_zero else None
+    blocks = {}
+    for c in range(C):
+        for c2 in range(c, C):
+            if at_zero:
+                blocks[c, c2] = G * ((1.0 if c == c2 else 0.0) / C - 1.0 / C**2)
+            else:
+                w = s * P[..., c] * ((1.0 if c == c2 else 0.0) - P[..., c2])  # (..., m)
+                blocks[c, c2] = _weighted_gram(xp, Xh, w[..., None], work) * (1.0 / S)
+    rows = [xp.concat([blocks[min(c, c2), max(c, c2)] for c2 in range(C)], axis=-1) for c in range(C)]
+    H = xp.concat(rows, axis=-2)  # (..., C(d+1), C(d+1))
     lam_flat = xp.reshape(xp.broadcast_to(lam, (C, d1)), (C * d1,))
-    H = _add_diagonal(xp, H * (1.0 / S), lam_flat / S[..., 0])
+    H = _add_diagonal(xp, H, lam_flat / S[..., 0])
     if fix_intercept:  # the all-intercepts direction is flat: add u u^T (u = 1 on intercepts) to pin it
         u = xp.asarray([0.0] * (d1 - 1) + [1.0], dtype=dtype, device=device)
         u = xp.reshape(xp.broadcast_to(u, (C, d1)), (C * d1,))
@@ -374,7 +381,7 @@ def _newton(
                 step = None
         fresh = step is None
         if fresh:
-            at_zero = it == 0 and unit_weights and binary
+            at_zero = it == 0 and unit_weights
             for _precision in range(2):
                 if Xh is None:
                     Xh = _augment(xp, X, hessian_dtype if low else X.dtype)
