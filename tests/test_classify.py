@@ -134,6 +134,40 @@ def test_logistic_auto_hessian_falls_back_to_float64_when_ill_conditioned(rng):
         logistic_fit(X, y, 1e8, tol=1e-10, hessian_dtype="float32", max_iter=30)
 
 
+@pytest.mark.parametrize("classes", [2, 3, 4])
+def test_newton_hessian_is_the_jacobian_of_the_gradient(rng, classes):
+    import array_api_compat.numpy as xnp
+
+    from estimators._logistic_newton import _augment, _gradient, _hessian, _scores
+
+    X, y = gaussian_data(rng, m=30, d=3, classes=classes)
+    binary = classes == 2
+    Yk = (y == 1).astype(float)[:, None] if binary else np.eye(classes)[y]
+    lam = np.array([0.7, 0.7, 0.7, 0.0])
+
+    def gradient(theta, s):
+        return _gradient(xnp, X, _scores(xnp, X, theta), Yk, s, theta, lam, binary=binary)
+
+    def hessian(theta, s, at_zero=False):
+        P = gradient(theta, s)[1]
+        return _hessian(xnp, _augment(xnp, X), P, s, lam, binary=binary, fix_intercept=False, at_zero=at_zero)
+
+    theta = rng.normal(size=(Yk.shape[1], 4)) * 0.3
+    s = rng.uniform(0.5, 2.0, size=30)
+    eps, n = 1e-6, theta.size
+    numeric = np.stack(
+        [
+            (gradient(theta + eps * E, s)[0] - gradient(theta - eps * E, s)[0]).reshape(-1) / (2 * eps)
+            for E in np.eye(n).reshape(n, *theta.shape)
+        ],
+        axis=-1,
+    )
+    np.testing.assert_allclose(hessian(theta, s), numeric, rtol=0, atol=1e-8)
+    # at theta = 0 with unit weights every p is 1/C: the one-Gram shortcut equals the general form
+    zero, ones = np.zeros_like(theta), np.ones(30)
+    np.testing.assert_allclose(hessian(zero, ones, at_zero=True), hessian(zero, ones), rtol=0, atol=1e-14)
+
+
 def test_logistic_sample_weight_matches_sklearn(rng):
     X, y = gaussian_data(rng, m=60, d=3, classes=3, shift=0.7)
     w = rng.uniform(0.1, 3.0, size=60)
