@@ -68,9 +68,11 @@ def logistic_fit(
     r"""L2-penalised logistic regression by Newton / IRLS, batched over independent problems.
 
     Minimises :math:`\sum_i s_i \ell(y_i, W x_i + b) + \frac{1}{2C}\lVert W\rVert^2` (scikit-learn's
-    scaling of C) with Newton steps :math:`\theta \leftarrow \theta - t H^{-1} g` and a
-    backtracking line search on t. Binary problems use one row (binomial loss); three or
-    more classes use all C rows (multinomial loss, intercepts summing to zero).
+    scaling of C) with Newton steps :math:`\theta \leftarrow \theta - t H^{-1} g` (chord steps,
+    which reuse the last factorised H, while they contract 20x per iteration) and a line search
+    on t. Binary problems use one row (binomial loss); three or more classes use all C rows
+    (multinomial loss, intercepts summing to zero). The solver is
+    :mod:`estimators._logistic_newton`.
 
     Parameters
     ----------
@@ -86,9 +88,10 @@ def logistic_fit(
     penalize_intercept : bool
         Add :math:`\frac{1}{2C}\lVert b\rVert^2` to the objective (finite solution for any data).
     tol : float > 0
-        Stop a problem when its Newton step is below ``tol`` (relative to max(1, max|theta|));
-        the error after that step is of order tol^2 (quadratic convergence). Never below the
-        square root of the dtype's machine epsilon (float32: 3.5e-4, float64: 1.5e-8).
+        Stop a problem when its (Newton or chord) step, taken from a gradient in the data's
+        precision, is below ``tol`` relative to max(1, max|theta|); the step is taken, so the
+        error left is a small fraction of tol (quadratic or 20x-contracting convergence). Never
+        below the square root of the dtype's machine epsilon (float32: 3.5e-4, float64: 1.5e-8).
     max_iter : int
         Newton iterations; a ``RuntimeWarning`` with advice names unconverged problems.
     hessian_dtype : {"auto", None, "float32"}
@@ -97,10 +100,10 @@ def logistic_fit(
         line search stay in the data's precision, so the iterates converge to the same minimiser
         (an inexact Newton method: each step is accurate to about cond(H) * 6e-8, the line search
         and the chord test absorb the rest). The passes over X of the first iterations (steps
-        above 1e-2) use the float32 copy too; convergence is only tested on float64 gradients. ``"auto"`` (default) uses float32 for float64 data
-        and falls back to float64 where the float32 Hessian is not positive definite or stops
-        driving convergence (condition numbers near 1e7 and beyond); ``None`` always uses the
-        data's precision.
+        above 1e-2) use the float32 copy too; convergence is only tested on float64 gradients.
+        ``"auto"`` (default) uses float32 for float64 data and falls back to float64 where the
+        float32 Hessian is not positive definite or stops driving convergence (condition
+        numbers of about 1e10 and beyond); ``None`` always uses the data's precision.
 
     Returns
     -------
