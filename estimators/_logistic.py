@@ -103,7 +103,7 @@ def logistic_fit(
         above 1e-2) use the float32 copy too; convergence is only tested on float64 gradients.
         ``"auto"`` (default) uses float32 for float64 data and falls back to float64 where the
         float32 Hessian is not positive definite or stops driving convergence (condition
-        numbers of about 1e10 and beyond); ``None`` always uses the data's precision.
+        numbers of about 1e8 and beyond); ``None`` always uses the data's precision.
 
     Returns
     -------
