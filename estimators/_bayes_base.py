@@ -10,6 +10,7 @@ The remaining priors (finite pool, sparse, sign, feature maps) live in
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -59,7 +60,7 @@ def _check_memory(chunk_size: Any, memory_budget: Any, fn: str):
     return chunk_size, check_int(memory_budget, "memory_budget", fn, minimum=1)
 
 
-class _Prior:
+class _Prior(abc.ABC):
     """Plumbing shared by every prior; subclasses define ``d``, ``_chunks``, ``_m2`` and ``sample``."""
 
     d: int
@@ -70,11 +71,13 @@ class _Prior:
     memory_budget: int = engine.DEFAULT_MEMORY_BUDGET
 
     @property
+    @abc.abstractmethod
     def n_components(self) -> int:
-        raise NotImplementedError  # every concrete prior overrides this
+        """Number of mixture components (1 for a Gaussian prior)."""
 
+    @abc.abstractmethod
     def _chunks(self, size: int) -> Iterator[engine.Chunk]:
-        raise NotImplementedError  # every concrete prior overrides this
+        """The prior's Gaussian components in chunks of at most ``size`` (see ``_bayes_engine``)."""
 
     def _check_runnable(self, fn: str) -> None:
         """Hook for priors that refuse some work before allocating (sign vectors)."""

@@ -18,6 +18,7 @@ What does not live here: the function classes themselves (``linear``, ``nonlinea
 
 from __future__ import annotations
 
+import abc
 import inspect
 from dataclasses import dataclass
 from functools import partial
@@ -108,7 +109,7 @@ def as_streams(generator: Any) -> Streams:
     )
 
 
-class Task:
+class Task(abc.ABC):
     """A function class: a prior over functions f, an input distribution, noise, and baselines.
 
     Subclasses set ``name``/``description`` and implement :meth:`sample_params` (default: the
@@ -155,13 +156,13 @@ class Task:
         """E||x||^2 under :meth:`sample_inputs` (d for x ~ N(0, I_d))."""
         return float(self.d)
 
+    @abc.abstractmethod
     def evaluate(self, xs: np.ndarray, params: Any) -> np.ndarray:
         """Noiseless values f(x) of shape (B, n) (labels for classification)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement evaluate")
 
     def f_second_moment(self) -> float:
-        """E[f(x)^2] (without noise); subclasses give the closed form."""
-        raise NotImplementedError(f"{type(self).__name__} must implement f_second_moment")
+        """E[f(x)^2] (without noise); regression classes give the closed form, classification has none."""
+        raise TypeError(f"{type(self).__name__}: a classification task has no E[f(x)^2]; y_second_moment is None")
 
     @property
     def y_second_moment(self) -> float | None:

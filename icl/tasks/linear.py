@@ -12,6 +12,7 @@ What does not live here: nonlinear classes (``nonlinear``) and classification (`
 
 from __future__ import annotations
 
+import abc
 import math
 from functools import partial
 from typing import Any, Callable
@@ -56,9 +57,9 @@ class LinearTask(Task):
     def evaluate(self, xs: np.ndarray, params: np.ndarray) -> np.ndarray:
         return np.einsum("bnd,bd->bn", xs, params)  # (B, n)
 
+    @abc.abstractmethod
     def w_second_moment(self) -> float:
         """E||w||^2 under the prior."""
-        raise NotImplementedError
 
     def f_second_moment(self) -> float:
         return self.w_second_moment()
