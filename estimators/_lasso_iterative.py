@@ -9,8 +9,6 @@ descent (scikit-learn's algorithm) for stragglers. Every problem stops on its du
 
 from __future__ import annotations
 
-import warnings
-
 
 def _mT(a):
     return a.mT if hasattr(a, "mT") else a.swapaxes(-1, -2)

@@ -12,7 +12,6 @@ are accepted. The statistics themselves live in :mod:`estimators.mmd`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import array_api_compat
@@ -21,16 +20,8 @@ import torch
 
 from ._array import check_int, check_positive, to_numpy
 from .kernels import GaussianKernel, median_heuristic
-from .mmd import (
-    DeepKernel,
-    PermutationTestResult,
-    _blocks,
-    _check_samples,
-    _from_torch,
-    _h1_variance,
-    _offdiag_sum,
-    _to_torch,
-)
+from ._deep_kernel import DeepKernel, _from_torch, _to_torch
+from .mmd import PermutationTestResult, _blocks, _check_samples, _h1_variance, _offdiag_sum
 
 __all__ = ["train_kernel", "featurizer", "C2STClassifier", "train_classifier", "c2st"]
 
