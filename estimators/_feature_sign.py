@@ -253,6 +253,8 @@ def feature_sign_prefixes(X, Y, alpha, gap_ok, max_steps_per_prefix):
     B, n, d = X.shape
     W = np.zeros((B, n, d))
     solved = np.ones((B, n), dtype=bool)
+    if n < 2:  # only the empty prefix
+        return W, solved
     ids = np.arange(B)
     pre = np.ones(B, dtype=np.int64)  # current prefix length k of each prompt; n once it is done
     x0, y0 = X[:, 0, :], Y[:, 0]

@@ -158,3 +158,10 @@ def test_bad_input(kwargs, exc, match):
         lasso(X, y, **kwargs)
     with pytest.raises(ValueError, match="lasso_prefixes: xs and ys disagree"):
         lasso_prefixes(X, y[:, :3], 0.1)
+
+
+def test_one_point_prompts_have_only_the_empty_prefix():
+    xs, ys = sparse_problem(2, 3, 1, 4)
+    assert np.all(lasso_prefixes(xs, ys, 0.1) == 0)
+    xs, ys = sparse_problem(2, 3, 2, 4)
+    np.testing.assert_allclose(lasso_prefixes(xs, ys, 0.1)[:, 1], np.einsum("bd,bd->b", xs[:, 1], lasso(xs[:, :1], ys[:, :1], 0.1)))
