@@ -9,14 +9,16 @@ which is scikit-learn's lasso objective times k up to a constant. Feature-sign s
 guesses the signs θ of the solution and alternates two moves:
 
 * *feature-sign step*: minimise the quadratic with the guessed signs on the active set A,
-  :math:`\\hat w_A = G_{AA}^{-1}(c_A - a\\,\\theta_A)`, then a discrete line search from the current
-  point to :math:`\\hat w` over the points where a coefficient crosses zero; crossing
-  coefficients leave A. The objective decreases at every step, so the search terminates;
+  :math:`\\hat w_A = G_{AA}^{-1}(c_A - a\\,\\theta_A)`, and move towards :math:`\\hat w` up to the
+  first point where a coefficient reaches zero (it leaves A). Up to there the signs are those
+  guessed, so f is the sign-fixed quadratic and falls at every step (the safeguarded form of
+  Lee et al.'s discrete line search, as in active-set and homotopy methods); the search
+  terminates because no (support, signs) state repeats;
 * *activation*: when the current point is optimal on A, the inactive coordinate with the
   largest KKT violation :math:`|(Gw - c)_j| > a` joins A with sign :math:`-\\mathrm{sign}((Gw-c)_j)`;
   with no violator left the point is the exact lasso solution.
 
-Three additions make it fast for the all-prefix use:
+Three additions make it fast and robust for the all-prefix use:
 
 * *the inverse* :math:`H = G_{AA}^{-1}` (zero off A) is kept up to date by rank-one formulas,
   one per event, instead of a factorization per step: a coordinate joins,
@@ -29,7 +31,8 @@ Three additions make it fast for the all-prefix use:
   k nonzeros (Tibshirani 2013, "The lasso problem and uniqueness", lemma 14). When a (k+1)-th
   coordinate i would join, :math:`G_{AA}` is singular; the step follows the null direction
   :math:`v = \\theta_i (e_i - u)` of :math:`X_{A \\cup i}`, along which the squared loss is constant
-  and the l1 norm falls, to the first coefficient j that reaches zero, and i replaces j;
+  and the l1 norm falls, to the first coefficient j that reaches zero, and i replaces j (the same
+  step serves a column that is numerically in the span of X_A, s ~ 0: repeated points or columns);
 * *one sweep over all prefixes*: each prompt's search runs on its own prefix; when it is
   solved, the next point arrives and the search goes on from that solution (a warm start
   whose support is usually right or one coordinate off), so the batch stays full.
