@@ -60,7 +60,7 @@ PRESETS = {
              "seeds": 4, "C": 1.0, "epsilon": 0.02, "delta": 1.5, "pair_delta": 0.6},
     "quick": {"seed": 0, "designs": list(DESIGNS), "dims": [20, 40, 80, 160, 320], "m_min": 4, "m_max_factor": 12,
               "grid_points": 16, "seeds": 16, "C": 1.0, "epsilon": 0.01, "delta": 1.5, "pair_delta": 0.6},
-    "paper": {"seed": 0, "designs": list(DESIGNS), "dims": [25, 50, 100, 200, 400, 800], "m_min": 4,
+    "paper": {"seed": 0, "designs": list(DESIGNS), "dims": [24, 48, 96, 192, 384, 768], "m_min": 4,
               "m_max_factor": 20, "grid_points": 24, "seeds": 40, "C": 1.0, "epsilon": 0.01, "delta": 1.5,
               "pair_delta": 0.6},
 }  # fmt: skip

@@ -93,3 +93,13 @@ def test_misspecified_design_carries_the_asymptotic_claims():
     assert got["nb-misspecified_lr_better_at_largest_m"].holds and got["nb-misspecified_lr_better_at_largest_m"].value == pytest.approx(0.1)
     r["designs"]["nb-misspecified"]["lr"] = np.zeros((3, 2, 2)) + 0.4  # LR measured worse than NB
     assert not {c.name: c for c in gvd.claims(r, params)}["nb-misspecified_lr_better_at_largest_m"].holds
+
+
+@pytest.mark.parametrize("preset", sorted(gvd.PRESETS))
+def test_every_preset_builds_every_design(preset):
+    """A preset's dimensions must suit each of its designs (nb-misspecified pairs features: even n)."""
+    params = gvd.PRESETS[preset]
+    for name in params["designs"]:
+        for n in params["dims"]:
+            mu, cov = gvd.design(name, n, params["delta"], params["pair_delta"])
+            assert mu.shape == (2, n) and cov.shape == (n, n)
