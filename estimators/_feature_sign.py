@@ -293,8 +293,8 @@ def feature_sign_prefixes(X, Y, alpha, gap_ok, max_steps_per_prefix):
             pre[rows] += 1
             live = pre < n
             if live.sum() < 0.9 * ids.size:  # drop the finished prompts now and then
-                ids, pre, G, c, yy, w, H, act, optimal, steps, g, leave, gave_up, live = (
-                    arr[live] for arr in (ids, pre, G, c, yy, w, H, act, optimal, steps, g, leave, gave_up, live)
+                ids, pre, G, c, yy, w, H, act, optimal, steps, g, worst, leave, gave_up, live = (
+                    arr[live] for arr in (ids, pre, G, c, yy, w, H, act, optimal, steps, g, worst, leave, gave_up, live)
                 )
                 if ids.size == 0:
                     break
@@ -313,9 +313,7 @@ def feature_sign_prefixes(X, Y, alpha, gap_ok, max_steps_per_prefix):
                 H[fresh], ok_f = _masked_inverse(G[fresh], act[fresh])
                 reset = fresh[~ok_f]
                 act[reset], w[reset], g[reset] = False, 0.0, -c[reset]
-            a = alpha * pre.astype(np.float64)
-            viol = np.where(act, -np.inf, np.abs(g) - a[:, None])
-            worst = np.argmax(viol, axis=-1)
+            a = alpha * pre.astype(np.float64)  # (the advanced rows are not optimal: no activation uses their worst)
         optimal = optimal & live
         optimal, ok = _step(G, c, a, pre.astype(np.float64), w, H, act, optimal, g, worst)
         steps += 1
