@@ -261,11 +261,8 @@ def _prefix_gram(xp, xs, ys):
 
 
 def _strictly_lower_times(xp, L, z):
-    r"""``sum_{i<k} L[k, i] z[i]`` for every k: the strictly lower triangle of L times z, batched."""
-    m = L.shape[-1]
-    dev = getattr(L, "device", None)
-    below = xp.astype(xp.arange(m, device=dev)[None, :] < xp.arange(m, device=dev)[:, None], L.dtype)
-    return ((L * below) @ z[..., None])[..., 0]
+    r"""``sum_{i<k} L[k, i] z[i]`` for every k: (L z)_k minus the diagonal term, batched."""
+    return (L @ z[..., None])[..., 0] - xp.linalg.diagonal(L) * z
 
 
 def _sequential_predictions(xp, C, r, fn, what):
