@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from estimators._array import check_int, to_numpy
+from icl import metrics
 from icl.metrics import (
     Curve,
     error_curve,
@@ -24,21 +25,7 @@ from icl.metrics import (
     query_predictions,
 )
 
-__all__ = [
-    "Curve",
-    "error_curve",
-    "prediction_divergence",
-    "query_predictions",
-    "implicit_weights",
-    "implicit_weight_distance",
-    "linear_probe",
-    "report_ks",
-    "model_prefix_fn",
-    "evaluate_model",
-    "evaluate_run",
-    "format_table",
-    "save_eval",
-]
+__all__ = [*metrics.__all__, "report_ks", "model_prefix_fn", "evaluate_model", "evaluate_run", "format_table", "save_eval"]
 
 
 # ----------------------------------------------------------------------------- a trained model on a task
