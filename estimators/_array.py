@@ -38,7 +38,6 @@ __all__ = [
     "check_finite",
     "solve",
     "cho_factor",
-    "cholesky_ex",
     "cho_solve",
     "solve_triangular",
     "to_numpy",
@@ -280,34 +279,6 @@ def solve(xp, A: Any, b: Any) -> Any:
 def cho_factor(xp, A: Any) -> Any:
     """Lower Cholesky factor L of a batch of symmetric positive-definite matrices, A = L L^T."""
     return xp.linalg.cholesky(A)
-
-
-def cholesky_ex(xp, A: Any) -> tuple[Any, Any]:
-    """Lower Cholesky factors of a batch (..., n, n) that does not raise: ``(L, ok)``, ok of shape (...).
-
-    Where a matrix is not (numerically) positive definite, ``ok`` is False and its ``L`` is the
-    identity, so a batch with a few bad members can go on without them (numpy's and torch's
-    ``cholesky`` raise for the whole batch, jax's returns NaN).
-    """
-    name = library_name(A)
-    if name == "numpy":
-        try:
-            return np.linalg.cholesky(A), np.ones(A.shape[:-2], dtype=bool)
-        except np.linalg.LinAlgError:
-            import torch
-
-            L_t, info = torch.linalg.cholesky_ex(_torch_view(A))
-            L, ok = L_t.numpy(), info.numpy() == 0
-    elif name == "torch":
-        import torch
-
-        L, info = torch.linalg.cholesky_ex(A)
-        ok = info == 0
-    else:
-        L = xp.linalg.cholesky(A)
-        ok = xp.all(xp.isfinite(L), axis=(-2, -1))
-    eye = xp.eye(A.shape[-1], dtype=A.dtype, device=getattr(A, "device", None))
-    return xp.where(ok[..., None, None], L, eye), ok
 
 
 def solve_triangular(xp, L: Any, B: Any, *, lower: bool = True, transpose: bool = False) -> Any:

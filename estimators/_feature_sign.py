@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._array import cholesky_ex, solve_triangular
+from ._array import _torch_view, solve_triangular
 
 __all__ = ["feature_sign_fits", "feature_sign_prefixes"]
 
@@ -80,12 +80,29 @@ def _add_outer(M, rows, u, v):
     torch.from_numpy(M).addcmul_(torch.from_numpy(U)[:, :, None], torch.from_numpy(V)[:, None, :])
 
 
+def _cholesky_ex(A):
+    """Lower Cholesky factors of a batch that does not raise: (L, ok); L is the identity where not ok.
+
+    numpy's ``cholesky`` raises for the whole batch when one matrix is not positive definite;
+    torch's ``cholesky_ex`` (on a zero-copy view) reports each one.
+    """
+    try:
+        return np.linalg.cholesky(A), np.ones(A.shape[:-2], dtype=bool)
+    except np.linalg.LinAlgError:
+        import torch
+
+        L, info = torch.linalg.cholesky_ex(_torch_view(A))
+        L, ok = L.numpy(), info.numpy() == 0
+        L[~ok] = np.eye(A.shape[-1])
+        return L, ok
+
+
 def _masked_inverse(G, act):
     """:math:`G_{AA}^{-1}` embedded in d x d (zero off A) by a Cholesky factorization; returns (H, ok)."""
     d = G.shape[-1]
     eye = np.eye(d)
     both = act[:, :, None] & act[:, None, :]
-    L, ok = cholesky_ex(np, np.where(both, G, eye))
+    L, ok = _cholesky_ex(np.where(both, G, eye))
     Z = solve_triangular(np, L, np.broadcast_to(eye, G.shape), lower=True)  # L^{-1}
     H = np.where(both, np.swapaxes(Z, -1, -2) @ Z, 0.0)
     ok &= np.isfinite(H).all(axis=(-2, -1))

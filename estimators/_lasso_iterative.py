@@ -10,10 +10,6 @@ descent (scikit-learn's algorithm) for stragglers. Every problem stops on its du
 from __future__ import annotations
 
 
-def _mT(a):
-    return a.mT if hasattr(a, "mT") else a.swapaxes(-1, -2)
-
-
 def _matvec(A, v):
     return (A @ v[..., None])[..., 0]
 

@@ -325,7 +325,7 @@ def _least_squares_prefixes(xp, xs, ys, lam, fn):
         S, t = St[..., :-1], St[..., -1:]
         mean = (_mT(S) @ t)[..., 0]  # V w_0
         cov = _mT(S) @ S + _eye(xp, n - d - 1, xs)
-        parts.append(mean + _sequential_predictions(xp, cov, ys[..., d + 1 :] - mean, fn, "unreachable"))
+        parts.append(mean + _sequential_predictions(xp, cov, ys[..., d + 1 :] - mean, fn, "the later points' covariance I + S^T S is not positive definite"))
     preds = xp.concat(parts, axis=-1)
     if not bool(xp.all(xp.isfinite(preds))):  # jax's factorizations return NaN instead of raising
         raise ValueError(
