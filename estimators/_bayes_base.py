@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import _bayes_engine as engine
-from ._array import check_array, check_int, check_nonnegative, check_probability_vector, check_prompt, to_numpy
+from .validation import check_array, check_int, check_nonnegative, check_probability_vector, check_prompt, to_numpy
 
 __all__ = ["GaussianPosterior", "MixturePosterior", "GaussianPrior", "MixturePrior"]
 

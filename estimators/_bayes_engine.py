@@ -44,7 +44,7 @@ from typing import Any, Iterable
 import array_api_compat
 import numpy as np
 
-from ._array import library_name
+from .validation import library_name
 
 LOG_2PI = math.log(2.0 * math.pi)
 #: Relative noise floor (see the module docstring), by the bit width of the compute dtype.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ._array import check_nonnegative, check_positive, namespace
+from .validation import check_nonnegative, check_positive, namespace
 from ._classify_base import (
     check_labelled_data,
     check_predict_X,

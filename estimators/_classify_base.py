@@ -6,7 +6,7 @@ floats). ``n_classes`` is inferred from concrete arrays as ``max(y) + 1`` over t
 batch; it must be passed explicitly for jax tracers, whose values cannot be read.
 
 Nothing here is public: the estimators themselves live in :mod:`estimators.classify` and
-:mod:`estimators._logistic`; validation of arrays and numbers is :mod:`estimators._array`.
+:mod:`estimators._logistic`; validation of arrays and numbers is :mod:`estimators.validation`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import inspect
 import math
 from typing import Any
 
-from ._array import _is_traced, check_array, check_int, check_pair_shapes, check_probability_vector, library_name, namespace
+from .validation import _is_traced, check_array, check_int, check_pair_shapes, check_probability_vector, library_name, namespace
 
 __all__: list[str] = []
 

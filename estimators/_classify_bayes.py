@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ._array import check_int, check_nonnegative, check_positive
+from .validation import check_int, check_nonnegative, check_positive
 from ._classify_base import check_labelled_data, log_normalize, logsumexp, one_hot, resolve_n_classes
 
 __all__ = ["gaussian_classes_bayes_prefixes"]

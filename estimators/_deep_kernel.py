@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._array import check_positive, library_name, to_numpy
+from .validation import check_positive, library_name, to_numpy
 from .kernels import GaussianKernel
 
 __all__ = ["DeepKernel"]

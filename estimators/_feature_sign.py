@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._array import _torch_view, solve_triangular
+from .validation import _torch_view, solve_triangular
 
 __all__ = ["feature_sign_fits", "feature_sign_prefixes"]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ._array import _is_traced, check_array, check_int, check_positive, namespace
+from .validation import _is_traced, check_array, check_int, check_positive, namespace
 from ._classify_base import (
     check_labelled_data,
     check_predict_X,

@@ -46,7 +46,7 @@ import warnings
 
 import numpy as np
 
-from ._array import library_name, solve
+from .validation import library_name, solve
 from ._classify_base import jax_jit, logsumexp, softplus
 
 

@@ -18,7 +18,7 @@ import array_api_compat
 import numpy as np
 import torch
 
-from ._array import check_int, check_positive, to_numpy
+from .validation import check_int, check_positive, to_numpy
 from .kernels import GaussianKernel, median_heuristic
 from ._deep_kernel import DeepKernel, _from_torch, _to_torch
 from .mmd import PermutationTestResult, _blocks, _check_samples, _h1_variance, _offdiag_sum

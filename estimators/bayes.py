@@ -35,7 +35,7 @@ import array_api_compat
 import numpy as np
 
 from . import _bayes_engine as engine
-from ._array import check_array, check_int, check_positive, check_prompt, namespace, to_numpy
+from .validation import check_array, check_int, check_positive, check_prompt, namespace, to_numpy
 from ._bayes_base import GaussianPosterior, GaussianPrior, MixturePosterior, MixturePrior, _check_memory, _check_rng
 from ._bayes_base import _Prior
 

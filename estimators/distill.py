@@ -26,7 +26,7 @@ from typing import Any, Callable, NamedTuple
 import torch
 from torch import nn
 
-from ._array import check_int, check_nonnegative, check_positive
+from .validation import check_int, check_nonnegative, check_positive
 from .kernels import GaussianKernel, median_heuristic
 
 __all__ = ["DistilledSet", "krr_predict", "krr_st", "kip", "random_subset", "kmeans_coreset", "pretrain"]

@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 import array_api_compat
 import numpy as np
 
-from ._array import _is_traced, check_array, check_fit_data, check_nonnegative, check_prompt, check_queries
-from ._array import library_name, namespace, solve_triangular, to_numpy
+from .validation import _is_traced, check_array, check_fit_data, check_nonnegative, check_prompt, check_queries
+from .validation import library_name, namespace, solve_triangular, to_numpy
 from .kernels import _Kernel
 
 __all__ = [

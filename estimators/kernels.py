@@ -20,7 +20,7 @@ from typing import Any, Callable
 import array_api_compat
 import numpy as np
 
-from ._array import (
+from .validation import (
     _is_traced,
     check_array,
     check_int,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._array import (
+from .validation import (
     check_fit_data,
     check_int,
     check_nonnegative,
@@ -75,7 +75,7 @@ def ols(X: Any, y: Any) -> Any:
     Raises
     ------
     ValueError, TypeError
-        On malformed input (see :mod:`estimators._array`).
+        On malformed input (see :mod:`estimators.validation`).
 
     References
     ----------

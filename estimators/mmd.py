@@ -23,7 +23,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._array import check_array, check_int, check_point_sets, library_name
+from .validation import check_array, check_int, check_point_sets, library_name
 from .kernels import GaussianKernel  # noqa: F401  (the doctest examples use it)
 
 __all__ = [

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ._array import check_int, check_positive
+from .validation import check_int, check_positive
 
 __all__ = ["blob", "hdgm", "multi_population", "multi_population_rho", "BLOB_CORRELATIONS"]
 

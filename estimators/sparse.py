@@ -24,7 +24,7 @@ import array_api_compat
 import array_api_compat.numpy as np_xp
 import numpy as np
 
-from ._array import check_fit_data, check_int, check_nonnegative, check_positive, check_prompt, to_numpy
+from .validation import check_fit_data, check_int, check_nonnegative, check_positive, check_prompt, to_numpy
 from ._feature_sign import feature_sign_fits, feature_sign_prefixes
 from ._lasso_iterative import _gap, gap_from_gradient, iterative_lasso
 

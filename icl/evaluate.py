@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from estimators._array import check_int, to_numpy
+from estimators.validation import check_int, to_numpy
 from icl import metrics
 from icl.metrics import (
     Curve,

@@ -24,7 +24,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 from scipy import stats
 
-from estimators._array import check_array, check_int, check_nonnegative, check_positive, to_numpy
+from estimators.validation import check_array, check_int, check_nonnegative, check_positive, to_numpy
 
 __all__ = [
     "Curve",

@@ -45,7 +45,7 @@ class Backend:
         return jnp.asarray(a)
 
     def numpy(self, a):
-        from estimators._array import to_numpy
+        from estimators.validation import to_numpy
 
         return to_numpy(a)
 
