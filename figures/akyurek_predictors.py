@@ -10,7 +10,7 @@ learners on linear regression y = x^T w (+ noise), w ~ N(0, I_d):
   weights read off by least squares on 2d + 1 probe queries (:func:`icl.evaluate.implicit_weights`),
 
 for A among gradient descent (1 step and ``gd_steps`` steps from 0, rates tuned on separate
-prompts, :func:`figures.linear_regression.tune_gd_lr`), ridge with several lam (including
+prompts, :func:`figures._common.tune_gd_lr`), ridge with several lam (including
 the Bayes lam = sigma^2 / tau^2), and OLS. Linear probes (:func:`icl.evaluate.linear_probe`)
 read w and X^T y from the last x token's state of each layer; the control probe fits the
 same read-out to targets shuffled across prompts (it can only fit noise).
@@ -28,11 +28,11 @@ from functools import partial
 import numpy as np
 
 from figures import Claim
-from figures.prism_priors import eval_prompts, model_preds, ratio, run_config
+from figures._common import eval_prompts, load_run, model_preds, ratio, run_config, tune_gd_lr
 
 NAME = "akyurek-predictors"
 DESCRIPTION = "transformers of several depths vs GD, ridge (several lam) and OLS: SPD, ILWD, probes (Akyurek 2023)"
-PAPER_GPU_TIME = ("not measured (no GPU in this session); estimate about 8 x 3 h on one H100: depths 1, 2, 4, 12 "
+PAPER_GPU_TIME = ("not measured (no GPU was available); estimate about 8 x 3 h on one H100: depths 1, 2, 4, 12 "
                   "x {noiseless, noisy}, 500k steps each at width 256, an assumed ~30-120 steps/s by depth")
 VERSION = 1
 
@@ -73,7 +73,6 @@ def resolve(params: dict) -> dict:
 def baselines(params: dict, task, n_points: int, seed: int) -> dict:
     """name -> all-prefix predictor: OLS, ridge at each lam and at the Bayes lam, GD 1 and ``gd_steps`` steps."""
     from estimators import gd_prefixes, ols_prefixes, ridge_prefixes
-    from figures.linear_regression import tune_gd_lr
 
     out = {"ols": ols_prefixes}
     bayes_lam = float(task.noise) / float(task.scale) ** 2
@@ -96,9 +95,11 @@ def probes(model, xs: np.ndarray, ys: np.ndarray, w: np.ndarray, seed: int) -> d
     from icl.evaluate import linear_probe
     from icl.model import x_positions
 
+    device = next(model.parameters()).device
     with torch.no_grad():
-        states = model.hidden_states(torch.as_tensor(xs, dtype=torch.float32), torch.as_tensor(ys, dtype=torch.float32))
-    feats = [x_positions(h)[:, -1].double().numpy() for h in states]
+        states = model.hidden_states(torch.as_tensor(xs, dtype=torch.float32, device=device),
+                                     torch.as_tensor(ys, dtype=torch.float32, device=device))
+    feats = [x_positions(h)[:, -1].double().cpu().numpy() for h in states]
     targets = {"w": w, "X^T y": np.einsum("bnd,bn->bd", xs[:, :-1], ys[:, :-1])}
     half = len(xs) // 2
     perm = np.random.default_rng([seed, 0x7368]).permutation(half)  # "sh": the control's shuffle
@@ -113,12 +114,11 @@ def probes(model, xs: np.ndarray, ys: np.ndarray, w: np.ndarray, seed: int) -> d
 def compute(params: dict, ctx) -> dict:
     from icl.evaluate import implicit_weights, model_prefix_fn, prediction_divergence, report_ks
     from icl.tasks import make_task
-    from icl.train import load_model
 
     run_dirs = ctx.train_many(_configs(params))
     out: dict = {"runs": []}
     for (setting, depth, noise), run_dir in zip(_jobs(params), run_dirs):
-        model, cfg = load_model(run_dir)
+        model, cfg = load_run(run_dir)
         task = make_task(cfg.task)
         n, d = cfg.task.n_points, cfg.task.d
         base = baselines(params, task, n, 2000 + ctx.seed)

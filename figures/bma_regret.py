@@ -30,11 +30,11 @@ import numpy as np
 from scipy.special import logsumexp
 
 from figures import Claim
-from figures.prism_priors import eval_prompts, model_preds, resolve_runs, run_config
+from figures._common import eval_prompts, load_run, model_preds, resolve_runs, run_config
 
 NAME = "bma-regret"
 DESCRIPTION = "finite concept class: cumulative log-loss regret of BMA vs the log|Z| bound, and of a transformer"
-PAPER_GPU_TIME = ("not measured (no GPU in this session); estimate about 2 h on one H100: one 200k-step 8-layer "
+PAPER_GPU_TIME = ("not measured (no GPU was available); estimate about 2 h on one H100: one 200k-step 8-layer "
                   "width-128 run at an assumed ~35 steps/s")
 VERSION = 1
 
@@ -80,11 +80,10 @@ def bma_log_predictive(pool: np.ndarray, xs: np.ndarray, ys: np.ndarray, noise: 
 
 def compute(params: dict, ctx) -> dict:
     from icl.tasks import make_task
-    from icl.train import load_model
 
     (preset, overrides), = params["runs"].values()
     run_dir, = ctx.train_many([run_config(preset, overrides, params["seed"])])
-    model, cfg = load_model(run_dir)
+    model, cfg = load_run(run_dir)
     task = make_task(cfg.task)
     noise, pool = cfg.task.noise, np.asarray(task.pool, dtype=np.float64)
     if noise <= 0:

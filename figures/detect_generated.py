@@ -28,11 +28,11 @@ from __future__ import annotations
 import numpy as np
 
 from figures import Claim
-from figures.prism_priors import eval_prompts, model_preds, run_config
+from figures._common import eval_prompts, figure_device, model_preds, run_config
 
 NAME = "detect-generated"
 DESCRIPTION = "MMD-D vs MMD-MP power to tell trained transformers (several sizes, checkpoints) from exact Bayes"
-PAPER_GPU_TIME = ("not measured (no GPU in this session); estimate about 6 h on one H100: three 200k-step runs of "
+PAPER_GPU_TIME = ("not measured (no GPU was available); estimate about 6 h on one H100: three 200k-step runs of "
                   "width 64-256 (~1-2 h each at an assumed 30-60 steps/s) plus minutes of kernel training per stage")
 VERSION = 1
 
@@ -82,18 +82,19 @@ def samples(xs: np.ndarray, ys: np.ndarray, preds: np.ndarray, k: int) -> np.nda
 
 
 def _checkpoint_models(run_dir, cfg):
-    """(step, model) for every checkpoint of a run, oldest first."""
+    """(step, model) for every checkpoint of a run, oldest first, on :func:`figures._common.figure_device`."""
     from pathlib import Path
 
     from icl.train import build_model, load_checkpoint
 
     found = sorted(Path(run_dir).glob("checkpoint-*.pt"))
+    device = figure_device()
     out = []
     for path in found:
         state = load_checkpoint(path)
         model = build_model(cfg)
         model.load_state_dict(state["model"])
-        out.append((int(state["step"]), model.eval()))
+        out.append((int(state["step"]), model.to(device).eval()))
     return out
 
 

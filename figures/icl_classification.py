@@ -10,7 +10,7 @@ Two transformers are trained (``ctx.train``) on the classification tasks of ``ic
   (no closed-form Bayes classifier; naive Bayes is misspecified there).
 
 On fresh evaluation prompts (``eval_generator(1000 + seed)``, disjoint from training) every
-predictor gives class probabilities for each prefix (the DESIGN.md seam with a class axis):
+predictor gives class probabilities for each prefix (the ``predict_prefixes`` seam of docs/design.md with a class axis):
 the transformer (softmax of its read-out), Gaussian naive Bayes (pooled variance, uniform
 priors as the task draws labels, ``var_smoothing`` 0.01 so two-point prefixes stay finite),
 L2 logistic regression (C = 1, penalised intercept, all prefixes in one batched Newton
@@ -31,6 +31,7 @@ import json
 import numpy as np
 
 from figures import Claim
+from figures._common import load_run
 
 NAME = "icl-classification"
 DESCRIPTION = "in-context classification: transformer vs naive Bayes, logistic regression, exact Bayes (Zheng 2023)"
@@ -102,12 +103,11 @@ def compute(params: dict, ctx) -> dict:
 
     from estimators import gaussian_classes_bayes_prefixes, gaussian_nb_prefixes, logistic_prefixes
     from icl.tasks import eval_generator, make_task
-    from icl.train import load_model
 
     out = {}
     for task_name in ctx.progress(TASKS, desc="runs"):
         run_dir = ctx.train(run_config(params, task_name))
-        model, cfg = load_model(run_dir, device="cuda" if torch.cuda.is_available() else "cpu")
+        model, cfg = load_run(run_dir)
         task = make_task(cfg.task)
         C = task.n_classes
         batch = task.sample(params["eval_prompts"], cfg.task.n_points, eval_generator(1000 + ctx.seed))

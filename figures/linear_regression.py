@@ -24,12 +24,12 @@ Seeds: run ``seed`` trains both models (training streams); evaluation prompts co
 from __future__ import annotations
 
 import json
-import os
 from functools import partial
 
 import numpy as np
 
 from figures import Claim
+from figures._common import load_run, ratio, tune_gd_lr
 
 NAME = "linear-regression"
 DESCRIPTION = "transformer vs OLS, Bayes ridge, GD, averaging, 3-NN on linear regression (Garg 2022 Fig. 2)"
@@ -109,38 +109,16 @@ def resolve(params: dict) -> dict:
     return {**params, "resolved_runs": runs}
 
 
-def tune_gd_lr(task, n_points: int, seed: int, steps: int, n_prompts: int = 1000) -> float:
-    """The GD rate (``steps`` steps from 0) minimising the mean squared error over k = 1..n-1.
-
-    Grid search on calibration prompts; a rate that diverges at small k loses, so the
-    tuned rate is stable at every prefix (the rate is per example: eta / k, see ``gd_prefixes``).
-    """
-    from estimators import gd_prefixes
-    from icl.tasks import eval_generator
-
-    batch = task.sample(n_prompts, n_points, eval_generator(seed))
-    xs, ys = batch.xs.double().numpy(), batch.ys.double().numpy()
-    grid = np.geomspace(0.01, 1.5, 40)
-    with np.errstate(over="ignore", invalid="ignore"):
-        losses = [np.mean((gd_prefixes(xs, ys, lr=lr, steps=steps)[:, 1:] - ys[:, 1:]) ** 2) for lr in grid]
-    return float(grid[int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan)))])
-
-
 def compute(params: dict, ctx) -> dict:
-    import torch
-
     from estimators import gd_prefixes
     from icl.evaluate import evaluate_model, format_table
     from icl.tasks import make_task
-    from icl.train import load_model
 
-    # under torchrun each rank evaluates on its own GPU (only rank 0's result is written)
-    device = f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if torch.cuda.is_available() else "cpu"
     settings = _settings(params)
     run_dirs = ctx.train_many([run_config(params, noise) for noise in settings.values()])
     out: dict = {}
     for (setting, noise), run_dir in zip(settings.items(), run_dirs):
-        model, cfg = load_model(run_dir, device=device)
+        model, cfg = load_run(run_dir)  # under torchrun, on the rank's own GPU
         task = make_task(cfg.task)
         lr1, lr20 = (tune_gd_lr(task, cfg.task.n_points, 2000 + ctx.seed, steps) for steps in (1, 20))
         extra = {"gd": partial(gd_prefixes, lr=lr20, steps=20), "gd-1step": partial(gd_prefixes, lr=lr1, steps=1)}
@@ -158,13 +136,6 @@ def _at(results: dict, setting: str, name: str, k: int) -> float:
     return float(np.asarray(results[setting]["curves"][name][0])[k])
 
 
-def _ratio(a: float, b: float) -> float:
-    """a / b, with 0 / 0 = 1 (equally close) and a / 0 = inf."""
-    if b > 0:
-        return a / b
-    return 1.0 if a == 0 else float("inf")
-
-
 def claims(results: dict, params: dict) -> list:
     free, noisy = results["noiseless"], results["noisy"]
     d = int(free["d"])
@@ -172,16 +143,16 @@ def claims(results: dict, params: dict) -> list:
     gap = _at(results, "noiseless", "transformer", k2) - _at(results, "noiseless", "ols", k2)
     kd = min(d, len(noisy["k"]) - 1)
     spd = noisy["divergence"]["transformer"]
-    ratio = _ratio(float(np.asarray(spd["ridge"])[kd]), float(np.asarray(spd["ols"])[kd]))
+    spd_ratio = ratio(float(np.asarray(spd["ridge"])[kd]), float(np.asarray(spd["ols"])[kd]))
     ilwd_ks = list(noisy["ilwd_ks"])
     il_ratio = float("nan")  # reported as not holding if k = d was not probed
     if kd in ilwd_ks:
         i = ilwd_ks.index(kd)
-        il_ratio = _ratio(noisy["ilwd"]["ridge"][i], noisy["ilwd"]["ols"][i])
+        il_ratio = ratio(noisy["ilwd"]["ridge"][i], noisy["ilwd"]["ols"][i])
     return [
         Claim("noiseless_gap_to_ols_at_2d", gap, 0.05, gap <= 0.05,
               f"noiseless, k = 2d = {k2}: transformer error minus OLS error (normalised) is at most 0.05"),
-        Claim("noisy_spd_ridge_over_ols_at_d", ratio, 1.0, ratio < 1.0,
+        Claim("noisy_spd_ridge_over_ols_at_d", spd_ratio, 1.0, spd_ratio < 1.0,
               f"noise {noisy['noise']:g}, k = d = {kd}: SPD(transformer, Bayes ridge) / SPD(transformer, OLS) < 1"),
         Claim("noisy_ilwd_ridge_over_ols_at_d", il_ratio, 1.0, bool(il_ratio < 1.0),
               f"noise {noisy['noise']:g}, k = d = {kd}: ILWD(transformer, ridge) / ILWD(transformer, OLS) < 1"),

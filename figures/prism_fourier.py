@@ -29,12 +29,12 @@ from functools import partial
 import numpy as np
 
 from figures import Claim
-from figures.prism_priors import (curves_and_divergence, eval_prompts, model_preds, ratio, resolve_runs,
-                                  run_config)
+from figures._common import (curves_and_divergence, eval_prompts, load_run, model_preds, ratio, resolve_runs,
+                             run_config)
 
 NAME = "prism-fourier"
 DESCRIPTION = "Fourier series with random max frequency: transformer vs BMA over frequencies; simplicity bias"
-PAPER_GPU_TIME = ("not measured (no GPU in this session); estimate about 5 h on one H100: one 500k-step 12-layer "
+PAPER_GPU_TIME = ("not measured (no GPU was available); estimate about 5 h on one H100: one 500k-step 12-layer "
                   "width-256 run (N_max = 10, 41 points) at an assumed ~30 steps/s, plus minutes of spectra")
 VERSION = 1
 
@@ -90,11 +90,10 @@ def _fixed_n_prefixes(prior, component, noise: float, xs, ys) -> np.ndarray:
 def compute(params: dict, ctx) -> dict:
     from icl.evaluate import model_prefix_fn, query_predictions
     from icl.tasks import make_task
-    from icl.train import load_model
 
     (preset, overrides), = params["runs"].values()
     run_dir, = ctx.train_many([run_config(preset, overrides, params["seed"])])
-    model, cfg = load_model(run_dir)
+    model, cfg = load_run(run_dir)
     task = make_task(cfg.task)
     prior, noise, n_max = task.prior, cfg.task.noise, task.max_freq
     xs, ys, coefs = eval_prompts(task, params["eval_prompts"], cfg.task.n_points, 1000 + ctx.seed)

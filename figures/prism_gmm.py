@@ -28,12 +28,12 @@ import warnings
 import numpy as np
 
 from figures import Claim
-from figures.prism_priors import curves_and_divergence, eval_prompts, model_preds, ratio, resolve_runs, run_config
+from figures._common import curves_and_divergence, eval_prompts, load_run, model_preds, ratio, resolve_runs, run_config
 
 NAME = "prism-gmm"
 DESCRIPTION = ("Gaussian mixture of tasks: transformer vs BMA and each component's ridge; "
                "implied vs exact posterior weight")
-PAPER_GPU_TIME = ("not measured (no GPU in this session); estimate about 5 h on one H100: one 500k-step 12-layer "
+PAPER_GPU_TIME = ("not measured (no GPU was available); estimate about 5 h on one H100: one 500k-step 12-layer "
                   "width-256 run at an assumed ~30 steps/s (bf16 + compile)")
 VERSION = 1
 
@@ -76,11 +76,10 @@ def implied_weight(f_t, f_plus, f_minus, scale: float, min_gap: float) -> np.nda
 def compute(params: dict, ctx) -> dict:
     from estimators import ols_prefixes
     from icl.tasks import make_task
-    from icl.train import load_model
 
     (preset, overrides), = params["runs"].values()
     run_dir, = ctx.train_many([run_config(preset, overrides, params["seed"])])
-    model, cfg = load_model(run_dir)
+    model, cfg = load_run(run_dir)
     task = make_task(cfg.task)
     xs, ys, _ = eval_prompts(task, params["eval_prompts"], cfg.task.n_points, 1000 + ctx.seed)
     plus, minus = task.prior.components

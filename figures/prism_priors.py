@@ -19,23 +19,18 @@ normalised error curve of every predictor and the prediction divergence
 (:func:`icl.evaluate.prediction_divergence`) of the transformer from each of them. Claim
 per prior: the divergence from Bayes, averaged over k = 1..n-1, is below that from every
 proxy.
-
-The helpers :func:`run_config`, :func:`resolve_runs`, :func:`eval_prompts`, and
-:func:`model_preds` are shared by the other ICL figures of this suite.
 """
 
 from __future__ import annotations
 
-import json
-from functools import partial
-
 import numpy as np
 
 from figures import Claim
+from figures._common import curves_and_divergence, eval_prompts, load_run, model_preds, ratio, resolve_runs, run_config
 
 NAME = "prism-priors"
 DESCRIPTION = "transformer vs exact Bayes vs OLS/lasso on dense, sparse, sign-vector and low-rank priors (Panwar 2024)"
-PAPER_GPU_TIME = ("not measured (no GPU in this session); estimate about 4 x 5 h on one H100: four 500k-step "
+PAPER_GPU_TIME = ("not measured (no GPU was available); estimate about 4 x 5 h on one H100: four 500k-step "
                   "12-layer width-256 runs at an assumed ~30 steps/s (bf16 + compile), plus minutes of Bayes "
                   "evaluation (sign vectors at d = 20 enumerate 2^20 vectors)")
 VERSION = 1
@@ -75,67 +70,6 @@ STYLES = {"transformer": dict(color="black", lw=2.4, marker="o", ms=3.5, zorder=
           "lasso": dict(color="tab:green", lw=1.6, ls="-.")}
 
 
-# ----------------------------------------------------------------------------- shared helpers
-
-
-def _toml(value) -> str:
-    """A Python value as the TOML literal ``load_preset`` overrides expect."""
-    return json.dumps(value) if isinstance(value, (bool, str)) else repr(value)
-
-
-def run_config(base_preset: str, overrides: dict, seed: int):
-    """The resolved :class:`icl.config.RunConfig` of ``base_preset`` with dotted-key ``overrides``."""
-    from icl.config import load_preset
-
-    return load_preset(base_preset, [*(f"{k}={_toml(v)}" for k, v in overrides.items()), f"seed={int(seed)}"])
-
-
-def resolve_runs(params: dict) -> dict:
-    """``params`` plus the resolved config of every run in ``params["runs"]`` (name -> [preset, overrides])."""
-    from icl.config import config_to_dict
-
-    runs = {name: config_to_dict(run_config(p, o, params["seed"])) for name, (p, o) in params["runs"].items()}
-    return {**params, "resolved_runs": runs}
-
-
-def eval_prompts(task, n_prompts: int, n_points: int, seed: int) -> tuple[np.ndarray, np.ndarray, object]:
-    """Fresh evaluation prompts as float64 numpy (xs, ys) and the batch's parameters."""
-    from icl.tasks import eval_generator
-
-    batch = task.sample(n_prompts, n_points, eval_generator(seed))
-    params = batch.params
-    if hasattr(params, "numpy"):
-        params = params.double().numpy()
-    return batch.xs.double().numpy(), batch.ys.double().numpy(), params
-
-
-def model_preds(model, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """The transformer's all-prefix predictions as float64 numpy (B, n)."""
-    from icl.evaluate import model_prefix_fn
-
-    return np.asarray(model_prefix_fn(model)(xs, ys), dtype=np.float64)
-
-
-def curves_and_divergence(preds: dict, ys: np.ndarray, y2: float) -> tuple[dict, dict]:
-    """Error curves (mean, lo, hi) per predictor and the divergence of the transformer from each."""
-    from icl.evaluate import error_curve, prediction_divergence
-
-    curves = {name: tuple(np.asarray(a) for a in error_curve(p, ys, y2)) for name, p in preds.items()}
-    div = {name: np.asarray(prediction_divergence(preds["transformer"], p, y2).mean)
-           for name, p in preds.items() if name != "transformer"}
-    return curves, div
-
-
-def ratio(a: float, b: float) -> float:
-    """a / b, with 0 / 0 = 1 and a / 0 = inf."""
-    if b > 0:
-        return float(a / b)
-    return 1.0 if a == 0 else float("inf")
-
-
-# ----------------------------------------------------------------------------- the figure
-
-
 def resolve(params: dict) -> dict:
     return resolve_runs(params)
 
@@ -152,14 +86,13 @@ def _lowrank_bayes(task, params: dict, seed: int):
 def compute(params: dict, ctx) -> dict:
     from estimators import lasso_prefixes, ols_prefixes
     from icl.tasks import make_task
-    from icl.train import load_model
 
     names = list(params["runs"])
     cfgs = [run_config(p, o, params["seed"]) for p, o in params["runs"].values()]
     run_dirs = ctx.train_many(cfgs)
     out = {}
     for name, run_dir in zip(names, run_dirs):
-        model, cfg = load_model(run_dir)
+        model, cfg = load_run(run_dir)
         task = make_task(cfg.task)
         xs, ys, _ = eval_prompts(task, params["eval_prompts"], cfg.task.n_points, 1000 + ctx.seed)
         preds = {"transformer": model_preds(model, xs, ys)}

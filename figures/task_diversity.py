@@ -23,11 +23,11 @@ from __future__ import annotations
 import numpy as np
 
 from figures import Claim
-from figures.prism_priors import curves_and_divergence, eval_prompts, model_preds, ratio, run_config
+from figures._common import curves_and_divergence, eval_prompts, load_run, model_preds, ratio, run_config
 
 NAME = "task-diversity"
 DESCRIPTION = "finite task pools M = 2^1..2^k: transformer vs dMMSE and ridge on pool and fresh tasks (Raventos 2023)"
-PAPER_GPU_TIME = ("not measured (no GPU in this session); estimate about 11 x 4 h on one H100: eleven 500k-step "
+PAPER_GPU_TIME = ("not measured (no GPU was available); estimate about 11 x 4 h on one H100: eleven 500k-step "
                   "8-layer width-128 runs (batch 256) at an assumed ~35 steps/s; about 2 days in all, or 4 h each "
                   "on 11 GPUs in parallel")
 VERSION = 1
@@ -64,12 +64,11 @@ def resolve(params: dict) -> dict:
 def compute(params: dict, ctx) -> dict:
     from estimators import ridge_prefixes
     from icl.tasks import get_task, make_task
-    from icl.train import load_model
 
     run_dirs = ctx.train_many(_configs(params))
     out: dict = {"M": [int(m) for m in params["pool_sizes"]], "per_M": []}
     for m, run_dir in zip(out["M"], run_dirs):
-        model, cfg = load_model(run_dir)
+        model, cfg = load_run(run_dir)
         pool_task = make_task(cfg.task)
         fresh_task = get_task("linear", d=cfg.task.d, noise=cfg.task.noise)
         entry = {"run_dir": str(run_dir), "d": cfg.task.d, "noise": cfg.task.noise}
