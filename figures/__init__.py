@@ -7,6 +7,8 @@ contract a figure module follows. Command line: ``icl figure NAME --preset quick
 ``icl figure --list``, ``icl figure all``.
 """
 
-from ._framework import Claim, Context, format_claims, list_figures, load_figure, make_all, make_figure, params_hash
+from ._claims import Claim, format_claims
+from ._discovery import list_figures, load_figure
+from ._framework import Context, make_all, make_figure, params_hash
 
 __all__ = ["Claim", "Context", "list_figures", "load_figure", "make_figure", "make_all", "format_claims", "params_hash"]

@@ -1,4 +1,4 @@
-"""The figure build: discovery, cached computing, plotting, claims and provenance.
+"""The figure build: cached computing, plotting, writing claims and provenance, and the command line.
 
 Every paper figure is one module in this package that defines ``NAME``,
 ``DESCRIPTION``, ``PRESETS`` (plain JSON-able parameter dicts, at least ``tiny``,
@@ -23,7 +23,8 @@ Under ``torchrun`` every rank runs ``compute`` (so ``ctx.train`` trains with
 DistributedDataParallel across the ranks) and only rank 0 writes the cache and the files.
 
 What does not live here: the cache and provenance helpers (:mod:`figures._store`),
-any figure's science, and training itself (``ctx.train`` calls
+finding the figure modules (:mod:`figures._discovery`), the :class:`Claim` type and its table
+(:mod:`figures._claims`), the helpers figures share (:mod:`figures._common`), any figure's science, and training itself (``ctx.train`` calls
 ``icl.train.train`` on ``runs_root / config_hash(cfg)``, so a run with the same resolved
 config is trained once and reused).
 """
@@ -32,77 +33,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
-import math
 import os
-import pkgutil
 import sys
 import time
-import warnings
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
-import numpy as np
-
+from ._claims import Claim, format_claims
+from ._discovery import list_figures, load_figure
 from ._store import _atomic_write, _canonical, _git_commit, _load_cache, _machine, _save_cache, _versions, params_hash
 
 __all__ = ["Claim", "Context", "list_figures", "load_figure", "make_figure", "make_all", "format_claims", "params_hash"]
-
-_REQUIRED = ("NAME", "DESCRIPTION", "PRESETS", "compute", "plot", "claims")
-_PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One measured claim of a figure: a number, a threshold and a verdict.
-
-    ``holds`` is the measured verdict (True/False); a claim that does not hold is
-    written and printed as not holding. ``statement`` is one line of plain text.
-
-    Example
-    -------
-    >>> c = Claim("err_at_2d", 0.01, 0.05, 0.01 <= 0.05, "error at k = 2d is within 0.05 of OLS")
-    >>> c.to_dict()["holds"]
-    True
-    """
-
-    name: str
-    value: float
-    threshold: float
-    holds: bool
-    statement: str
-
-    def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"Claim: name must be a non-empty string, got {self.name!r}")
-        if not isinstance(self.statement, str) or not self.statement or "\n" in self.statement:
-            raise ValueError(f"Claim: statement must be one non-empty line, got {self.statement!r}")
-        for field in ("value", "threshold"):
-            raw = getattr(self, field)
-            try:
-                object.__setattr__(self, field, float(raw))
-            except (TypeError, ValueError):
-                raise TypeError(f"Claim: {field} must be a real number, got {raw!r}") from None
-        if not isinstance(self.holds, (bool, np.bool_)):
-            raise TypeError(f"Claim: holds must be a bool, got {self.holds!r}")
-        object.__setattr__(self, "holds", bool(self.holds))
-
-    def to_dict(self) -> dict:
-        """JSON-able dict with keys name, value, threshold, holds, statement (NaN -> None)."""
-        return {
-            "name": self.name,
-            "value": _finite_or_none(self.value),
-            "threshold": _finite_or_none(self.threshold),
-            "holds": self.holds,
-            "statement": self.statement,
-        }
-
-
-def _finite_or_none(v: float):
-    return v if math.isfinite(v) else None
 
 
 class Context:
@@ -206,60 +149,6 @@ def _train_worker(config: dict, run_dir: str, threads: int) -> str:
     return run_dir
 
 
-# ----------------------------------------------------------------------------- discovery
-
-
-def _discover() -> tuple[dict[str, Any], dict[str, str]]:
-    """Import every public module of this package; those defining NAME are figures."""
-    found: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    for info in sorted(pkgutil.iter_modules([str(_PACKAGE_DIR)]), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        try:
-            mod = importlib.import_module(f"figures.{info.name}")
-        except Exception as exc:  # a broken figure must not hide the others; it is reported
-            errors[info.name] = f"{type(exc).__name__}: {exc}"
-            continue
-        if not hasattr(mod, "NAME"):
-            continue
-        missing = [a for a in _REQUIRED if not hasattr(mod, a)]
-        if missing:
-            errors[info.name] = f"missing {', '.join(missing)}"
-            continue
-        if mod.NAME in found:
-            errors[info.name] = f"NAME {mod.NAME!r} already used by {found[mod.NAME].__name__}"
-            continue
-        found[mod.NAME] = mod
-    return found, errors
-
-
-def list_figures() -> dict[str, str]:
-    """Map every figure NAME to its one-line DESCRIPTION (modules that fail to import warn)."""
-    found, errors = _discover()
-    for mod_name, err in errors.items():
-        warnings.warn(f"figures.{mod_name} is not usable: {err}", RuntimeWarning, stacklevel=2)
-    return {name: str(mod.DESCRIPTION) for name, mod in sorted(found.items())}
-
-
-def load_figure(name):
-    """The module of figure ``name`` (ValueError naming the available figures otherwise).
-
-    A module object that follows the contract is returned as is, so a figure kept
-    outside this package can be built with :func:`make_figure` too.
-    """
-    if not isinstance(name, str):
-        missing = [a for a in _REQUIRED if not hasattr(name, a)]
-        if missing:
-            raise TypeError(f"make_figure: name must be a figure NAME or module; {name!r} lacks {missing}")
-        return name
-    found, errors = _discover()
-    if name in found:
-        return found[name]
-    broken = "".join(f"; figures.{m} failed: {e}" for m, e in errors.items())
-    raise ValueError(f"make_figure: unknown figure {name!r}; available: {sorted(found)}{broken}")
-
-
 # ----------------------------------------------------------------------------- the build
 
 
@@ -282,19 +171,6 @@ def _process_group():
         yield
     finally:
         dist.destroy_process_group()
-
-
-def format_claims(claims: list[dict]) -> str:
-    """A plain-text table of claims: name, value, threshold, verdict, statement."""
-    rows = [("claim", "value", "threshold", "verdict", "statement")]
-    for c in claims:
-        fmt = lambda v: "nan" if v is None else f"{v:.4g}"  # noqa: E731
-        rows.append((c["name"], fmt(c["value"]), fmt(c["threshold"]), "HOLDS" if c["holds"] else "DOES NOT HOLD",
-                     c["statement"]))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
-    lines.insert(1, "-" * min(120, len(lines[0])))
-    return "\n".join(lines)
 
 
 def make_figure(

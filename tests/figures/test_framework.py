@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 import figures
-from figures import Claim, make_figure, params_hash
-from figures._framework import format_claims
+from figures import Claim, format_claims, make_figure, params_hash
 from figures._store import _canonical
 
 
