@@ -48,6 +48,3 @@ def test_presets_resolve_and_lowrank_overrides():
         runs = pp.resolve(params)["resolved_runs"]
         assert runs["low-rank"]["task"]["name"] == "low-rank", preset
         assert runs["sign"]["task"]["name"] == "sign-vector", preset
-    with pytest.raises(ValueError, match="model.n_layers"):
-        pp.run_config("linear-quick", {"model.n_layers": 2}, 0)
-    assert pp.ratio(0.0, 0.0) == 1.0 and pp.ratio(1.0, 0.0) == float("inf") and pp.ratio(1.0, 2.0) == 0.5
