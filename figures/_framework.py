@@ -22,7 +22,8 @@ with numpy arrays in ``<hash>.npz`` (loaded without pickle).
 Under ``torchrun`` every rank runs ``compute`` (so ``ctx.train`` trains with
 DistributedDataParallel across the ranks) and only rank 0 writes the cache and the files.
 
-What does not live here: the cache and provenance helpers (:mod:`figures._store`),
+What does not live here: the cache (:mod:`figures._store`), atomic writes, provenance and
+the torchrun process group (``icl.checkpoint``, ``icl.distributed``, shared with training runs),
 finding the figure modules (:mod:`figures._discovery`), the :class:`Claim` type and its table
 (:mod:`figures._claims`), the helpers figures share (:mod:`figures._common`), any figure's science, and training itself (``ctx.train`` calls
 ``icl.train.train`` on ``runs_root / config_hash(cfg)``, so a run with the same resolved
@@ -32,7 +33,6 @@ config is trained once and reused).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -41,9 +41,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
+from icl.checkpoint import atomic_write_text, git_commit, machine_info, package_versions
+
 from ._claims import Claim, format_claims
 from ._discovery import list_figures, load_figure
-from ._store import _atomic_write, _canonical, _git_commit, _load_cache, _machine, _save_cache, _versions, params_hash
+from ._store import _canonical, _load_cache, _save_cache, params_hash
 
 __all__ = ["Claim", "Context", "list_figures", "load_figure", "make_figure", "make_all", "format_claims", "params_hash"]
 
@@ -152,27 +154,6 @@ def _train_worker(config: dict, run_dir: str, threads: int) -> str:
 # ----------------------------------------------------------------------------- the build
 
 
-@contextlib.contextmanager
-def _process_group():
-    """Under torchrun, one process group for the whole figure (runs trained one after another share it)."""
-    if int(os.environ.get("WORLD_SIZE", 1)) <= 1:
-        yield
-        return
-    import torch
-    import torch.distributed as dist
-
-    if dist.is_initialized():
-        yield
-        return
-    if torch.cuda.is_available():
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))  # NCCL collectives need the rank's own GPU
-    dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
-    try:
-        yield
-    finally:
-        dist.destroy_process_group()
-
-
 def make_figure(
     name: str,
     preset: str = "quick",
@@ -238,7 +219,10 @@ def make_figure(
         rank = int(os.environ.get("RANK", 0))  # under torchrun every rank trains (DDP); rank 0 writes
         ctx = Context(seed=seed, runs_root=runs_root, show_progress=progress and rank == 0)
         start = time.perf_counter()
-        with _process_group():
+        from icl.distributed import process_group  # loads torch, which only computing needs
+
+        # under torchrun, one process group for the whole figure: the runs it trains share it
+        with process_group():
             results = mod.compute(params, ctx)
         if not isinstance(results, dict):
             raise TypeError(f"{name}.compute must return a dict, got {type(results).__name__}")
@@ -249,9 +233,9 @@ def make_figure(
             "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seed": seed,
             "runs": ctx.runs,
-            "machine": _machine(),
-            "git_commit": _git_commit(),
-            "versions": _versions(),
+            "machine": machine_info(),
+            "git_commit": git_commit(),
+            "versions": package_versions(),
             "from_cache": False,
         }
         record = {"name": mod.NAME, "params": resolved, "version": version, "computed": computed}
@@ -301,7 +285,7 @@ def make_figure(
             "paper_gpu_time": str(getattr(mod, "PAPER_GPU_TIME", "unknown")),
         },
     }
-    _atomic_write(Path(files["json"]), lambda p: p.write_text(json.dumps(doc, indent=1)))
+    atomic_write_text(files["json"], json.dumps(doc, indent=1))
     if progress if report is None else report:
         if summary:
             print(f"\n{mod.NAME} ({preset})\n{summary}")

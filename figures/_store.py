@@ -1,31 +1,28 @@
-"""Storage of figure results: the params hash, the array-aware JSON cache, provenance.
+"""Storage of figure results: the params hash and the array-aware JSON cache.
 
 ``compute`` results are stored as ``<hash>.json`` with every numpy array replaced by a
-reference into ``<hash>.npz`` (loaded with ``allow_pickle=False``); files are written to a
-temporary name and renamed, so an interrupted build never leaves a half-written cache.
-The hash is of the canonical JSON of the parameters, never of file times. Provenance
-records package versions, the git commit and the machine.
+reference into ``<hash>.npz`` (loaded with ``allow_pickle=False``); both files are written
+atomically by ``icl.checkpoint.atomic_write_bytes`` (temporary file, fsync, rename), so an
+interrupted build never leaves a half-written cache. The hash is of the canonical JSON of the
+parameters, never of file times.
 
-What does not live here: discovery, plotting and claims (:mod:`figures._framework`).
+What does not live here: provenance (package versions, git commit, machine) and atomic writes,
+shared with training runs (``icl.checkpoint``); discovery, plotting and claims
+(:mod:`figures._framework`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
+import io
 import json
 import math
-import os
-import platform
-import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+from icl.checkpoint import atomic_write_bytes, atomic_write_text
 
 
 # ----------------------------------------------------------------------------- cache
@@ -87,24 +84,15 @@ def _join_arrays(obj: Any, arrays) -> Any:
     return obj
 
 
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def _save_cache(cache_dir: Path, key: str, record: dict, results: dict) -> None:
     cache_dir.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
     record = dict(record, results=_split_arrays(results, "", arrays))
     if arrays:
-        # np.savez appends .npz to names without it, so the temp file keeps the suffix
-        def write_npz(p):
-            with open(p, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-
-        _atomic_write(cache_dir / f"{key}.npz", write_npz)
-    _atomic_write(cache_dir / f"{key}.json", lambda p: p.write_text(json.dumps(record, indent=1)))
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        atomic_write_bytes(cache_dir / f"{key}.npz", buf.getvalue())
+    atomic_write_text(cache_dir / f"{key}.json", json.dumps(record, indent=1))
 
 
 def _load_cache(cache_dir: Path, key: str, name: str, params: dict) -> tuple[dict, dict] | None:
@@ -128,50 +116,3 @@ def _load_cache(cache_dir: Path, key: str, name: str, params: dict) -> tuple[dic
     except KeyError:
         return None
     return record, results
-
-
-# ----------------------------------------------------------------------------- provenance
-
-
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=_PACKAGE_DIR, capture_output=True, text=True, timeout=10, check=True
-        )
-        commit = out.stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=_PACKAGE_DIR, capture_output=True, text=True, timeout=10,
-        )
-        return commit + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("numpy", "scipy", "torch", "matplotlib"):
-        try:
-            out[pkg] = importlib.import_module(pkg).__version__
-        except ImportError:
-            out[pkg] = "not installed"
-    return out
-
-
-def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info: dict[str, Any] = {"hostname": socket.gethostname(), "platform": platform.platform(), "cpu": cpu,
-                            "cpu_count": os.cpu_count()}
-    if "torch" in sys.modules:
-        torch = sys.modules["torch"]
-        info["torch_threads"] = torch.get_num_threads()
-        if torch.cuda.is_available():
-            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    return info
