@@ -104,11 +104,11 @@ def main(argv=None):
     for w in caught:
         print(f"note: {w.message}")
     t_sk, (p_sk, w_sk) = _timed(lambda: sklearn_loop(xs, ys, "lasso", alpha=args.alpha))
-    from estimators.sparse import _lasso_weights_prefixes
+    from estimators.sparse import lasso_weights_prefixes
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        w_fast = _lasso_weights_prefixes(xs, ys, args.alpha)
+        w_fast = lasso_weights_prefixes(xs, ys, args.alpha)
     worse = better = 0.0  # how much higher our objective is than scikit-learn's, and vice versa (relative)
     for k in range(1, n):
         o_fast = lasso_objective(xs[:, :k], ys[:, :k], w_fast[:, k], args.alpha)

@@ -8,7 +8,7 @@ the same way and every error message has the same wording:
     ``ValueError("ridge_prefixes: xs and ys disagree on the number of points: xs has 40, ys has 39")``
 
 What does not live here: any estimator logic. The small linear-algebra helpers at the
-bottom (:func:`solve`, :func:`cho_factor`, :func:`cho_solve`, :func:`solve_triangular`)
+bottom (:func:`matrix_transpose`, :func:`solve`, :func:`solve_triangular`)
 exist because the array API standard has no triangular solve and leaves the batched
 matrix-vector ``solve`` ambiguous; they dispatch to numpy/scipy, torch or jax.
 """
@@ -36,9 +36,8 @@ __all__ = [
     "check_int",
     "check_probability_vector",
     "check_finite",
+    "matrix_transpose",
     "solve",
-    "cho_factor",
-    "cho_solve",
     "solve_triangular",
     "to_numpy",
 ]
@@ -267,6 +266,11 @@ def check_probability_vector(p: Any, name: str, fn: str, *, atol: float = 1e-8) 
 # Linear-algebra helpers the array API standard lacks or leaves ambiguous.
 
 
+def matrix_transpose(a: Any) -> Any:
+    """Swap the last two axes (a batched transpose) of a numpy, torch or jax array."""
+    return a.mT if hasattr(a, "mT") else a.swapaxes(-1, -2)
+
+
 def solve(xp, A: Any, b: Any) -> Any:
     """Solve ``A x = b`` for a batch of vectors: A (..., d, d), b (..., d) -> x (..., d).
 
@@ -274,11 +278,6 @@ def solve(xp, A: Any, b: Any) -> Any:
     always passed as a column and squeezed back.
     """
     return xp.linalg.solve(A, b[..., None])[..., 0]
-
-
-def cho_factor(xp, A: Any) -> Any:
-    """Lower Cholesky factor L of a batch of symmetric positive-definite matrices, A = L L^T."""
-    return xp.linalg.cholesky(A)
 
 
 def solve_triangular(xp, L: Any, B: Any, *, lower: bool = True, transpose: bool = False) -> Any:
@@ -317,8 +316,3 @@ def _torch_view(a: np.ndarray) -> Any:
         a = a.copy()
     return torch.from_numpy(a)
 
-
-def cho_solve(xp, L: Any, B: Any) -> Any:
-    """Solve ``(L L^T) X = B`` given the lower Cholesky factor L; B (..., n, m)."""
-    Z = solve_triangular(xp, L, B, lower=True)
-    return solve_triangular(xp, L, Z, lower=True, transpose=True)

@@ -96,7 +96,7 @@ LEMMA = Lemma(
     symbolic=primal_equals_dual,
     numeric=numeric,
     tolerance=1e-10,
-    backed_by="estimators.linear.ridge vs estimators.kernel_ridge.kernel_ridge_fit/predict(LinearKernel)",
+    backed_by="estimators.linear.ridge vs estimators.kernels.kernel_ridge_fit/predict(LinearKernel)",
 )
 
 

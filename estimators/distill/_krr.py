@@ -1,0 +1,303 @@
+"""Dataset distillation for self-supervised transfer: KRR-ST and its baselines (torch).
+
+KRR-ST (Lee et al. 2024, "Self-Supervised Dataset Distillation for Transfer Learning",
+ICLR, section 3 and Algorithm 1) learns m synthetic inputs ``X_s`` and target
+representations ``Y_s`` so that kernel ridge regression on the features of a model
+drawn from a pool predicts a target model's representations of real data::
+
+    F = [f(X), 1]                      features with a bias column
+    K_ss = F_s F_s^T, K_rs = F_r F_s^T, lam = 1e-6 tr(K_ss)
+    Y_hat = K_rs (K_ss + lam I)^{-1} Y_s,  loss = mean ||Y_hat - g(X_r)||^2
+
+AdamW updates ``X_s`` and ``Y_s``; the pool's models are trained online on
+``(X_s, Y_s)`` and re-initialised periodically. Baselines: :func:`kip` (kernel inducing points, Nguyen et al. 2021:
+the same outer loss with a fixed kernel on the raw inputs); the coresets and the pretraining
+step live in :mod:`._baselines`. Paper -> code:
+``X_s, Y_s`` are ``DistilledSet.X, DistilledSet.Y``; the target model ``g`` is ``target``.
+Everything here is torch (autograd); the kernel objects come from
+:mod:`estimators.kernels`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import torch
+from torch import nn
+
+from ..validation import check_int, check_nonnegative, check_positive
+from ..kernels import GaussianKernel, median_heuristic
+
+__all__ = ["DistilledSet", "krr_predict", "krr_st", "kip"]
+
+
+class DistilledSet(NamedTuple):
+    """A distilled (or selected) set: inputs ``X`` (m, ...) and target representations ``Y`` (m, r)."""
+
+    X: torch.Tensor
+    Y: torch.Tensor
+    losses: list  # outer loss per step (empty for the selection baselines)
+
+
+def krr_predict(K_ss: torch.Tensor, K_rs: torch.Tensor, Y_s: torch.Tensor, lam_scale: float = 1e-6) -> torch.Tensor:
+    """Closed-form kernel ridge prediction ``K_rs (K_ss + lam I)^{-1} Y_s`` with ``lam = lam_scale tr(K_ss)``.
+
+    Differentiable in all three inputs (``lam`` included). Solved by Cholesky in float64
+    (the synthetic set is small, and ``K_ss`` is often rank deficient so only ``lam``
+    keeps it invertible); the result has the dtype of ``Y_s``.
+
+    Parameters
+    ----------
+    K_ss : tensor of shape (m, m)
+    K_rs : tensor of shape (b, m)
+    Y_s : tensor of shape (m, r)
+    lam_scale : float, > 0
+
+    Returns
+    -------
+    tensor of shape (b, r)
+
+    References
+    ----------
+    Lee et al. 2024 (KRR-ST), eq. 3; Nguyen et al. 2021 (KIP), eq. 2.
+
+    Examples
+    --------
+    >>> import torch
+    >>> F = torch.eye(2, dtype=torch.float64)
+    >>> krr_predict(F @ F.T, F @ F.T, torch.tensor([[1.0], [2.0]], dtype=torch.float64), 1e-6).round(decimals=4)
+    tensor([[1.],
+            [2.]], dtype=torch.float64)
+    """
+    fn = "krr_predict"
+    lam_scale = check_positive(lam_scale, "lam_scale", fn)
+    m = K_ss.shape[-1]
+    if K_ss.shape != (m, m) or K_rs.shape[-1] != m or Y_s.shape[0] != m or Y_s.ndim != 2:
+        raise ValueError(
+            f"{fn}: expected K_ss (m, m), K_rs (b, m), Y_s (m, r), got {tuple(K_ss.shape)}, "
+            f"{tuple(K_rs.shape)}, {tuple(Y_s.shape)}"
+        )
+    K = K_ss.double()
+    lam = lam_scale * torch.trace(K) + torch.finfo(torch.float64).tiny
+    L, info = torch.linalg.cholesky_ex(K + lam * torch.eye(m, dtype=K.dtype, device=K.device))
+    if int(info) != 0:
+        raise ValueError(f"{fn}: K_ss + lam I is not positive definite; K_ss must be a PSD Gram matrix")
+    alpha = torch.cholesky_solve(Y_s.double(), L)  # (m, r)
+    return (K_rs.double() @ alpha).to(Y_s.dtype)
+
+
+def _features(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """``[f(X), 1]``: flattened model features with a bias column, (b, h + 1)."""
+    F = model(X).flatten(1)
+    return torch.cat([F, torch.ones_like(F[:, :1])], dim=1)
+
+
+def _fresh(factory: Callable[[], nn.Module], seed: int, device) -> nn.Module:
+    """A model from ``factory`` initialised under ``seed`` without touching the global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return factory().to(device)
+
+
+@torch.no_grad()
+def _targets(target: Callable, X: torch.Tensor, batch: int = 1024) -> torch.Tensor:
+    return torch.cat([target(X[i : i + batch]).flatten(1) for i in range(0, X.shape[0], batch)])
+
+
+def _check(X_real: Any, m: int, fn: str) -> int:
+    if not isinstance(X_real, torch.Tensor) or not X_real.is_floating_point():
+        raise TypeError(f"{fn}: X_real must be a floating torch tensor, got {type(X_real).__name__}")
+    if X_real.ndim < 2:
+        raise ValueError(f"{fn}: X_real must have shape (n, ...), got {tuple(X_real.shape)}")
+    if not bool(torch.isfinite(X_real).all()):
+        raise ValueError(f"{fn}: X_real contains NaN or infinite values")
+    return check_int(m, "m", fn, minimum=1, maximum=X_real.shape[0])
+
+
+def _init_set(X_real, Y_real, m, gen):
+    idx = torch.randperm(X_real.shape[0], generator=gen)[:m].to(X_real.device)
+    return X_real[idx].clone(), Y_real[idx].clone()
+
+
+def _outer_loop(X_real, Y_real, m, steps, batch_size, lr, weight_decay, seed, progress, predict, after_step=None):
+    """Shared AdamW loop on (X_s, Y_s) for KRR-ST and KIP; ``predict(X_s, Y_s, X_r) -> Y_hat``."""
+    gen = torch.Generator().manual_seed(seed)
+    X_s, Y_s = _init_set(X_real, Y_real, m, gen)
+    X_s.requires_grad_(True)
+    Y_s.requires_grad_(True)
+    opt = torch.optim.AdamW([X_s, Y_s], lr=lr, weight_decay=weight_decay)
+    losses = []
+    n = X_real.shape[0]
+    for step in progress(range(steps)):
+        idx = torch.randint(n, (min(batch_size, n),), generator=gen).to(X_real.device)
+        loss = ((predict(X_s, Y_s, X_real[idx], step) - Y_real[idx]) ** 2).sum(1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if after_step is not None:
+            after_step(X_s.detach(), Y_s.detach(), step)
+    return DistilledSet(X_s.detach(), Y_s.detach(), losses)
+
+
+def krr_st(
+    X_real: torch.Tensor,
+    target: Callable[[torch.Tensor], torch.Tensor],
+    model_factory: Callable[[], nn.Module],
+    m: int,
+    *,
+    steps: int = 1000,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    pool_size: int = 4,
+    reinit_every: int = 100,
+    online_lr: float = 1e-3,
+    lam_scale: float = 1e-6,
+    seed: int = 0,
+    progress: Callable = iter,
+) -> DistilledSet:
+    """KRR-ST: distill ``m`` synthetic inputs and target representations (Lee et al. 2024, Algorithm 1).
+
+    Each step draws a real batch ``X_r`` and a pool model ``f``; with ``F = [f(X), 1]``
+    the loss is ``mean_r ||F_r F_s^T (F_s F_s^T + lam I)^{-1} Y_s - g(X_r)||^2`` with
+    ``lam = lam_scale tr(F_s F_s^T)``; AdamW updates ``X_s`` and ``Y_s``. Then that
+    model (features plus a linear head to the target dimension) takes one Adam step
+    on ``MSE(head(f(X_s)), Y_s)``; after ``reinit_every`` such steps it is replaced by a
+    fresh model. Ages start staggered so the pool always spans training stages.
+
+    Parameters
+    ----------
+    X_real : tensor of shape (n, ...)
+        Unlabelled real inputs.
+    target : callable
+        The target (self-supervised) model ``g``: inputs (b, ...) -> representations (b, r).
+    model_factory : callable
+        ``() -> nn.Module`` mapping inputs (b, ...) to features (b, h); called for every
+        (re-)initialisation under a derived seed.
+    m : int
+        Size of the distilled set (initialised from a random real subset and its targets).
+    steps, batch_size, lr, weight_decay, pool_size, reinit_every, online_lr, lam_scale, seed
+        Outer steps, real batch size, AdamW settings for ``(X_s, Y_s)``, pool size,
+        re-initialisation period, the pool models' Adam learning rate, ``lam`` scale, seed.
+    progress : callable
+        Wraps the step range (e.g. ``tqdm``).
+
+    Returns
+    -------
+    DistilledSet
+
+    Examples
+    --------
+    >>> import torch
+    >>> X = torch.randn(64, 5, generator=torch.Generator().manual_seed(0))
+    >>> g = torch.nn.Linear(5, 3)
+    >>> out = krr_st(X, g, lambda: torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU()), m=4, steps=5)
+    >>> out.X.shape, out.Y.shape, len(out.losses)
+    (torch.Size([4, 5]), torch.Size([4, 3]), 5)
+    """
+    fn = "krr_st"
+    m = _check(X_real, m, fn)
+    steps = check_int(steps, "steps", fn, minimum=1)
+    batch_size = check_int(batch_size, "batch_size", fn, minimum=1)
+    pool_size = check_int(pool_size, "pool_size", fn, minimum=1)
+    reinit_every = check_int(reinit_every, "reinit_every", fn, minimum=1)
+    lr, online_lr = check_positive(lr, "lr", fn), check_positive(online_lr, "online_lr", fn)
+    weight_decay = check_nonnegative(weight_decay, "weight_decay", fn)
+    seed = check_int(seed, "seed", fn, minimum=0)
+    Y_real = _targets(target, X_real)
+    device, r = X_real.device, Y_real.shape[1]
+    counter = [seed * 1_000_003]
+
+    def new_member():
+        counter[0] += 1
+        f = _fresh(model_factory, counter[0], device)
+        with torch.no_grad():
+            h = f(X_real[:2]).flatten(1).shape[1]
+        head = _fresh(lambda: nn.Linear(h, r), counter[0], device)
+        opt = torch.optim.Adam([*f.parameters(), *head.parameters()], lr=online_lr)
+        return {"f": f, "head": head, "opt": opt, "age": 0}
+
+    pool = [new_member() for _ in range(pool_size)]
+    for i, member in enumerate(pool):
+        member["age"] = (i * reinit_every) // pool_size
+    pick = torch.Generator().manual_seed(seed + 7919)
+    current = [0]
+
+    def predict(X_s, Y_s, X_r, step):
+        current[0] = int(torch.randint(pool_size, (1,), generator=pick))
+        f = pool[current[0]]["f"]
+        F_s, F_r = _features(f, X_s), _features(f, X_r)
+        return krr_predict(F_s @ F_s.T, F_r @ F_s.T, Y_s, lam_scale)
+
+    def online_update(X_s, Y_s, step):
+        member = pool[current[0]]
+        loss = ((member["head"](member["f"](X_s).flatten(1)) - Y_s) ** 2).sum(1).mean()
+        member["opt"].zero_grad(set_to_none=True)
+        loss.backward()
+        member["opt"].step()
+        member["age"] += 1
+        if member["age"] >= reinit_every:
+            pool[current[0]] = new_member()
+
+    return _outer_loop(X_real, Y_real, m, steps, batch_size, lr, weight_decay, seed, progress, predict, online_update)
+
+
+def kip(
+    X_real: torch.Tensor,
+    target: Callable[[torch.Tensor], torch.Tensor],
+    m: int,
+    *,
+    kernel: Callable | None = None,
+    steps: int = 1000,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    lam_scale: float = 1e-6,
+    seed: int = 0,
+    progress: Callable = iter,
+) -> DistilledSet:
+    """Kernel inducing points (Nguyen et al. 2021, "Dataset Meta-Learning from Kernel Ridge-Regression", section 2).
+
+    The KRR-ST outer loss with a fixed kernel on the flattened raw inputs instead of a
+    pool of trained models: ``mean_r ||K_rs (K_ss + lam I)^{-1} Y_s - g(X_r)||^2``
+    (the original uses the neural tangent kernel; here any :mod:`estimators.kernels`
+    object, by default a Gaussian with the median-heuristic bandwidth of ``X_real``).
+
+    Parameters
+    ----------
+    X_real, target, m, steps, batch_size, lr, weight_decay, lam_scale, seed, progress
+        As in :func:`krr_st`.
+    kernel : callable, optional
+        ``k(A, B) -> (a, b)`` on flattened inputs.
+
+    Returns
+    -------
+    DistilledSet
+
+    Examples
+    --------
+    >>> import torch
+    >>> X = torch.randn(64, 5, generator=torch.Generator().manual_seed(0))
+    >>> out = kip(X, torch.nn.Linear(5, 3), m=4, steps=3)
+    >>> out.X.shape, len(out.losses)
+    (torch.Size([4, 5]), 3)
+    """
+    fn = "kip"
+    m = _check(X_real, m, fn)
+    steps = check_int(steps, "steps", fn, minimum=1)
+    batch_size = check_int(batch_size, "batch_size", fn, minimum=1)
+    lr, weight_decay = check_positive(lr, "lr", fn), check_nonnegative(weight_decay, "weight_decay", fn)
+    seed = check_int(seed, "seed", fn, minimum=0)
+    if kernel is None:
+        sample = X_real[: min(1000, X_real.shape[0])].flatten(1)
+        kernel = GaussianKernel(float(median_heuristic(sample)))
+    elif not callable(kernel):
+        raise TypeError(f"{fn}: kernel must be callable k(A, B) -> (a, b), got {type(kernel).__name__}")
+    Y_real = _targets(target, X_real)
+
+    def predict(X_s, Y_s, X_r, step):
+        A, B = X_s.flatten(1), X_r.flatten(1)
+        return krr_predict(kernel(A, A), kernel(B, A), Y_s, lam_scale)
+
+    return _outer_loop(X_real, Y_real, m, steps, batch_size, lr, weight_decay, seed, progress, predict)

@@ -1,0 +1,361 @@
+"""Learned kernels for MMD tests (MMD-O, MMD-D, MMD-MP) and classifier two-sample tests (C2ST).
+
+:func:`train_kernel` maximises the test-power proxy ``J = stat / sqrt(sigma^2_H1 + eps)``
+by full-batch Adam on a training split (Liu et al. 2020; Zhang et al. 2024 for MMD-MP);
+the kernel it returns is then used, fixed, by :func:`estimators.mmd.permutation_test` on
+held-out data. :func:`c2st` is the classifier baseline: a small network trained to tell
+X from Y, with its held-out accuracy (C2ST-S) or mean logit gap (C2ST-L) as the
+statistic and a permutation null. Everything here is torch; numpy, torch or jax inputs
+are accepted. The statistics themselves live in :mod:`._statistics`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import array_api_compat
+import numpy as np
+import torch
+
+from ..validation import check_int, check_positive, to_numpy
+from ..kernels import GaussianKernel, median_heuristic
+from ._deep_kernel import DeepKernel, _from_torch, _to_torch
+from ._permutation import PermutationTestResult
+from ._statistics import _blocks, _check_samples, _h1_variance, _offdiag_sum
+
+__all__ = ["train_kernel", "featurizer", "C2STClassifier", "train_classifier", "c2st"]
+
+_OBJECTIVES = ("mmd-o", "mmd-d", "mmd-mp")
+
+
+def featurizer(d_in: int, hidden: int = 50, n_out: int = 50, *, seed: int = 0) -> torch.nn.Module:
+    """Liu et al.'s feature network phi: Linear-Softplus x3 then Linear, d_in -> hidden -> n_out.
+
+    Examples
+    --------
+    >>> net = featurizer(2, hidden=8, n_out=4)
+    >>> tuple(net(torch.zeros(5, 2)).shape)
+    (5, 4)
+    """
+    fn = "featurizer"
+    d_in = check_int(d_in, "d_in", fn, minimum=1)
+    hidden = check_int(hidden, "hidden", fn, minimum=1)
+    n_out = check_int(n_out, "n_out", fn, minimum=1)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(check_int(seed, "seed", fn, minimum=0))
+        return torch.nn.Sequential(
+            torch.nn.Linear(d_in, hidden), torch.nn.Softplus(),
+            torch.nn.Linear(hidden, hidden), torch.nn.Softplus(),
+            torch.nn.Linear(hidden, hidden), torch.nn.Softplus(),
+            torch.nn.Linear(hidden, n_out),
+        )
+
+
+def _training_pair(X: Any, Y: Any, fn: str, device: Any):
+    """Validate an unbatched training pair (n, d), (n, d) and return float32 torch tensors."""
+    _check_samples(X, Y, GaussianKernel(1.0), fn, equal=True)
+    if X.ndim != 2:
+        raise ValueError(f"{fn}: training samples must have shape (n, d), got {tuple(X.shape)}")
+    like = torch.empty((), dtype=torch.float32, device=device)
+    return _to_torch(X, like), _to_torch(Y, like)
+
+
+def _ratio(K: torch.Tensor, n: int, drop_yy: bool, eps: float):
+    """(J, stat, var): J = stat / sqrt(var + eps), stat the one-sample U form of MMD^2 (or MPP)."""
+    xp = array_api_compat.array_namespace(K)
+    Kxx, Kyy, Kxy = _blocks(K, n)
+    stat = (_offdiag_sum(xp, Kxx) - 2 * _offdiag_sum(xp, Kxy)) / (n * (n - 1))
+    if not drop_yy:
+        stat = stat + _offdiag_sum(xp, Kyy) / (n * (n - 1))
+    var = _h1_variance(xp, K, n, drop_yy)
+    return stat / torch.sqrt(torch.clamp(var, min=0.0) + eps), stat, var
+
+
+def _grid_start(kernel_matrix, bw0: float, n: int, drop_yy: bool, eps: float) -> float:
+    """The bandwidth among ``bw0 * 2^k``, k = -6..2, with the largest J (Adam starts there).
+
+    J is not concave in the bandwidth: started at the median heuristic alone, Adam can
+    stall where the kernel is too wide to see the difference at all.
+    """
+    grid = [bw0 * 2.0**k for k in range(-6, 3)]
+    with torch.no_grad():
+        scores = [float(_ratio(kernel_matrix(h), n, drop_yy, eps)[0]) for h in grid]
+    return grid[int(np.nanargmax(scores))]
+
+
+def train_kernel(
+    X_train: Any,
+    Y_train: Any,
+    objective: str = "mmd-d",
+    *,
+    n_epochs: int = 1000,
+    lr: float | None = None,
+    hidden: int = 50,
+    n_out: int = 50,
+    e: float = 1e-3,
+    eps: float = 1e-8,
+    seed: int = 0,
+    device: Any = None,
+    return_history: bool = False,
+):
+    """Learn a kernel for an MMD two-sample test by full-batch Adam on ``-J``.
+
+    ``J = stat / sqrt(sigma^2_H1 + eps)``: for ``"mmd-o"`` and ``"mmd-d"`` the stat is the
+    one-sample U-statistic of MMD^2 and the variance :func:`~estimators.mmd.mmd2_h1_variance`;
+    for ``"mmd-mp"`` both drop the ``k(y, y')`` term (:func:`~estimators.mmd.mpp`,
+    :func:`~estimators.mmd.mpp_h1_variance`). ``"mmd-o"`` learns the bandwidth of a Gaussian
+    on the raw inputs; ``"mmd-d"`` / ``"mmd-mp"`` learn a :class:`~estimators.mmd.DeepKernel`
+    (phi = :func:`featurizer`, both bandwidths and e). Bandwidths start at the median
+    heuristic times the power of two in 2^-6 .. 2^2 with the largest initial J (kappa's for
+    the deep kernels; q stays at the median heuristic of the inputs).
+
+    Parameters
+    ----------
+    X_train, Y_train : arrays of shape (n, d)
+        Equal sizes (the H1 variance is the equal-size form); numpy, torch or jax.
+    objective : {"mmd-o", "mmd-d", "mmd-mp"}
+    n_epochs : int
+        Full-batch Adam steps.
+    lr : float, optional
+        Adam step size; default 5e-4 for the deep kernels, 2e-2 for MMD-O.
+    hidden, n_out : int
+        Width of phi's hidden layers and of its output.
+    e : float in (0, 1)
+        Initial epsilon of the deep kernel.
+    eps : float
+        The variance regulariser in J.
+    seed : int
+        Seeds phi's initialisation.
+    device : torch device, optional
+        Where to train (default CPU); the returned kernel lives there.
+    return_history : bool
+        Also return J before each Adam step and after the last one (numpy array).
+
+    Returns
+    -------
+    kernel : GaussianKernel (MMD-O, float bandwidth) or DeepKernel (MMD-D / MMD-MP, in eval mode)
+    history : numpy array of shape (n_epochs + 1,), only with ``return_history``
+
+    References
+    ----------
+    Liu et al. (2020), ICML, section 4 and Algorithm 1; Zhang et al. (2024), ICLR, section 4.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 2)); Y = rng.normal(size=(40, 2)) * 2.0
+    >>> k = train_kernel(X, Y, "mmd-o", n_epochs=50)
+    >>> type(k).__name__, float(k.bandwidth) < float(median_heuristic(X, Y))
+    ('GaussianKernel', True)
+    """
+    fn = "train_kernel"
+    if objective not in _OBJECTIVES:
+        raise ValueError(f"{fn}: objective must be one of {_OBJECTIVES}, got {objective!r}")
+    n_epochs = check_int(n_epochs, "n_epochs", fn, minimum=1)
+    lr = check_positive(lr if lr is not None else (2e-2 if objective == "mmd-o" else 5e-4), "lr", fn)
+    eps = check_positive(eps, "eps", fn)
+    seed = check_int(seed, "seed", fn, minimum=0)
+    device = torch.device(device if device is not None else "cpu")
+    X, Y = _training_pair(X_train, Y_train, fn, device)
+    n, d = X.shape
+    Z = torch.cat([X, Y])
+    bw0 = max(float(median_heuristic(Z.cpu())), 1e-6)
+    drop_yy = objective == "mmd-mp"
+    if objective == "mmd-o":
+        bw = _grid_start(lambda h: GaussianKernel(h)(Z, Z), bw0, n, drop_yy, eps)
+        log_bw = torch.nn.Parameter(torch.tensor(math.log(bw), device=device))
+        params = [log_bw]
+        kernel_of = lambda: GaussianKernel(torch.exp(log_bw))  # noqa: E731
+    else:
+        phi = featurizer(d, hidden, n_out, seed=seed).to(device)
+        with torch.no_grad():
+            F = phi(Z)
+            bw_phi = max(float(median_heuristic(F.cpu())), 1e-6)
+            q = GaussianKernel(bw0)(Z, Z)
+            bw_phi = _grid_start(lambda h: ((1 - e) * GaussianKernel(h)(F, F) + e) * q, bw_phi, n, drop_yy, eps)
+        deep = DeepKernel(phi, bw_phi, bw0, e).to(device)
+        params = list(deep.parameters())
+        kernel_of = lambda: deep  # noqa: E731
+    opt = torch.optim.Adam(params, lr=lr)
+    history = np.empty(n_epochs + 1)
+    for epoch in range(n_epochs + 1):
+        J, _, _ = _ratio(kernel_of()(Z, Z), n, drop_yy, eps)
+        history[epoch] = float(J.detach())
+        if epoch == n_epochs:
+            break
+        opt.zero_grad()
+        (-J).backward()
+        opt.step()
+    if objective == "mmd-o":
+        kernel = GaussianKernel(float(torch.exp(log_bw.detach())))
+    else:
+        kernel = deep.eval().requires_grad_(False)
+    return (kernel, history) if return_history else kernel
+
+
+# ----------------------------------------------------------------------------------------
+# classifier two-sample tests
+
+
+class C2STClassifier:
+    """A trained X-vs-Y classifier: ``clf(Z)`` gives logits (..., n) of "Z comes from Y".
+
+    Accepts numpy, torch or jax points (..., n, d) and answers in the same library.
+    """
+
+    def __init__(self, net: torch.nn.Module):
+        self.net = net.eval().requires_grad_(False)
+
+    def __call__(self, Z: Any) -> Any:
+        like = next(self.net.parameters())
+        with torch.no_grad():
+            out = self.net(_to_torch(Z, like))[..., 0]
+        return _from_torch(out, Z)
+
+
+def train_classifier(
+    X_train: Any, Y_train: Any, *, hidden: int = 50, n_epochs: int = 1000, lr: float = 1e-3,
+    seed: int = 0, device: Any = None,
+) -> C2STClassifier:
+    """Train Liu et al.'s C2ST network (:func:`featurizer` with one output logit) by full-batch Adam.
+
+    Minimises the binary cross-entropy of "from Y" (label 1) vs "from X" (label 0).
+
+    Parameters
+    ----------
+    X_train : array of shape (n, d)
+    Y_train : array of shape (m, d)
+    hidden, n_epochs, lr, seed, device
+        Network width, Adam steps, step size, initialisation seed, torch device.
+
+    Returns
+    -------
+    C2STClassifier
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.zeros((20, 1)); Y = np.ones((20, 1))
+    >>> clf = train_classifier(X, Y, hidden=8, n_epochs=200, lr=1e-2)
+    >>> bool((clf(Y) > 0).all() and (clf(X) < 0).all())
+    True
+    """
+    fn = "train_classifier"
+    _check_samples(X_train, Y_train, GaussianKernel(1.0), fn)
+    if X_train.ndim != 2 or Y_train.ndim != 2:
+        raise ValueError(f"{fn}: training samples must have shape (n, d), got {tuple(X_train.shape)}, {tuple(Y_train.shape)}")
+    n_epochs = check_int(n_epochs, "n_epochs", fn, minimum=1)
+    lr = check_positive(lr, "lr", fn)
+    device = torch.device(device if device is not None else "cpu")
+    like = torch.empty((), dtype=torch.float32, device=device)
+    X, Y = _to_torch(X_train, like), _to_torch(Y_train, like)
+    Z = torch.cat([X, Y])
+    labels = torch.cat([torch.zeros(X.shape[0]), torch.ones(Y.shape[0])]).to(device)
+    net = featurizer(X.shape[1], hidden, 1, seed=seed).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    for _ in range(n_epochs):
+        opt.zero_grad()
+        loss_fn(net(Z)[:, 0], labels).backward()
+        opt.step()
+    return C2STClassifier(net)
+
+
+def _linear_permutation_test(scores: np.ndarray, n: int, B: int, seed: int, stat_of) -> PermutationTestResult:
+    """Permutation test of a statistic of the per-group score sums; scores (..., N), first n are X."""
+    batch, N = scores.shape[:-1], scores.shape[-1]
+    rng = np.random.default_rng(seed)
+    perms = np.argsort(rng.random(batch + (B, N)), axis=-1)
+    sx_null = np.take_along_axis(scores[..., None, :], perms[..., :n], axis=-1).sum(axis=-1)  # (..., B)
+    total = scores.sum(axis=-1)
+    observed = stat_of(scores[..., :n].sum(axis=-1), total)
+    null = stat_of(sx_null, total[..., None])
+    tol = 32 * np.finfo(np.float64).eps * (np.abs(observed) + np.abs(scores).max(axis=-1) + 1.0)
+    pvalue = (1 + (null >= (observed - tol)[..., None]).sum(axis=-1)) / (1 + B)
+    return observed, pvalue, null
+
+
+def c2st(
+    X: Any, Y: Any, kind: str = "S", *, classifier: C2STClassifier | None = None, n_permutations: int = 200,
+    seed: int = 0, train_fraction: float = 0.5, **train_kwargs,
+) -> PermutationTestResult:
+    """Classifier two-sample test (C2ST-S: held-out accuracy; C2ST-L: mean logit gap).
+
+    With a trained ``classifier`` f (logit of "from Y"), the statistic on X (..., n, d),
+    Y (..., m, d) is the accuracy ``(#{f(x) < 0} + #{f(y) > 0}) / (n + m)`` (``"S"``,
+    Lopez-Paz & Oquab 2017) or ``mean_y f(y) - mean_x f(x)`` (``"L"``, Cheng & Cloninger
+    2022 as in Liu et al. 2020); the null relabels the pooled points (permutation test,
+    ``p = (1 + #{T_b >= T}) / (1 + B)``). Without a classifier, unbatched X and Y are
+    split at random: ``train_classifier`` on the ``train_fraction`` part, the test on the rest.
+
+    Parameters
+    ----------
+    X : array of shape (..., n, d)
+    Y : array of shape (..., m, d)
+    kind : {"S", "L"}
+    classifier : C2STClassifier, optional
+    n_permutations : int, >= 1
+    seed : int
+        Seeds the split, the network and the permutations.
+    train_fraction : float in (0, 1)
+    **train_kwargs
+        Passed to :func:`train_classifier` (hidden, n_epochs, lr, device).
+
+    Returns
+    -------
+    PermutationTestResult
+        numpy values (shape (...) and (..., B)).
+
+    References
+    ----------
+    Lopez-Paz & Oquab (2017), "Revisiting classifier two-sample tests", ICLR; Liu et al.
+    (2020), ICML, section 6 (the C2ST-S / C2ST-L baselines).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 2)); Y = rng.normal(size=(100, 2)) + 2.0
+    >>> res = c2st(X, Y, "S", n_permutations=99, n_epochs=200, lr=1e-2)
+    >>> float(res.pvalue), float(res.statistic) > 0.8
+    (0.01, True)
+    """
+    fn = "c2st"
+    if kind not in ("S", "L"):
+        raise ValueError(f"{fn}: kind must be 'S' or 'L', got {kind!r}")
+    _check_samples(X, Y, GaussianKernel(1.0), fn)
+    B = check_int(n_permutations, "n_permutations", fn, minimum=1)
+    seed = check_int(seed, "seed", fn, minimum=0)
+    if classifier is None:
+        train_fraction = check_positive(train_fraction, "train_fraction", fn)
+        if train_fraction >= 1 or X.ndim != 2 or Y.ndim != 2:
+            raise ValueError(
+                f"{fn}: without a classifier, X and Y must be unbatched (n, d) and 0 < train_fraction < 1, "
+                f"got shapes {tuple(X.shape)}, {tuple(Y.shape)} and train_fraction={train_fraction}"
+            )
+        Xn, Yn = to_numpy(X), to_numpy(Y)
+        rng = np.random.default_rng(seed)
+        ix, iy = rng.permutation(len(Xn)), rng.permutation(len(Yn))
+        nx, ny = int(round(train_fraction * len(Xn))), int(round(train_fraction * len(Yn)))
+        if min(nx, ny, len(Xn) - nx, len(Yn) - ny) < 2:
+            raise ValueError(f"{fn}: each of the train and test splits needs at least 2 points of X and of Y")
+        classifier = train_classifier(Xn[ix[:nx]], Yn[iy[:ny]], seed=seed, **train_kwargs)
+        X, Y = Xn[ix[nx:]], Yn[iy[ny:]]
+    elif not isinstance(classifier, C2STClassifier):
+        raise TypeError(f"{fn}: classifier must come from train_classifier, got {type(classifier).__name__}")
+    fx = to_numpy(classifier(X)).astype(np.float64)
+    fy = to_numpy(classifier(Y)).astype(np.float64)
+    batch = np.broadcast_shapes(fx.shape[:-1], fy.shape[:-1])
+    n, m = fx.shape[-1], fy.shape[-1]
+    N = n + m
+    if kind == "S":
+        scores = (np.concatenate([np.broadcast_to(fx, batch + (n,)), np.broadcast_to(fy, batch + (m,))], -1) > 0)
+        # accuracy = (#{x predicted X} + #{y predicted Y}) / N = (n - s_X + (s_total - s_X)) / N
+        stat_of = lambda s_x, s_tot: (n - 2 * s_x + s_tot) / N  # noqa: E731
+    else:
+        scores = np.concatenate([np.broadcast_to(fx, batch + (n,)), np.broadcast_to(fy, batch + (m,))], -1)
+        stat_of = lambda s_x, s_tot: (s_tot - s_x) / m - s_x / n  # noqa: E731
+    observed, pvalue, null = _linear_permutation_test(scores.astype(np.float64), n, B, seed + 1, stat_of)
+    return PermutationTestResult(observed[()], pvalue[()], null)
