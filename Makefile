@@ -17,6 +17,7 @@ demo: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/icl figure linear-regression --preset quick
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)
