@@ -15,7 +15,6 @@ Figure modules import from here and never from each other (docs/design.md, layou
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -25,11 +24,6 @@ __all__ = ["run_config", "resolve_runs", "figure_device", "load_run", "eval_prom
 
 
 # ----------------------------------------------------------------------------- runs
-
-
-def _toml(value) -> str:
-    """A Python value as the TOML literal ``load_preset`` overrides expect."""
-    return json.dumps(value) if isinstance(value, (bool, str)) else repr(value)
 
 
 def run_config(base_preset: str, overrides: dict, seed: int):
@@ -51,7 +45,7 @@ def run_config(base_preset: str, overrides: dict, seed: int):
     """
     from icl.config import load_preset
 
-    return load_preset(base_preset, [*(f"{k}={_toml(v)}" for k, v in overrides.items()), f"seed={int(seed)}"])
+    return load_preset(base_preset, {**overrides, "seed": int(seed)})
 
 
 def resolve_runs(params: dict) -> dict:

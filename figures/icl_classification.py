@@ -26,8 +26,6 @@ Claims (measured at the last prefix, k = n - 1):
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from figures import Claim
@@ -58,20 +56,16 @@ PRESETS = {
 NAMES = ("transformer", "naive-bayes", "logistic", "bayes")
 
 
-def _toml(value) -> str:
-    return json.dumps(value) if isinstance(value, (bool, str)) else repr(value)
-
-
 def run_config(params: dict, task: str):
     """The resolved :class:`icl.config.RunConfig` of the run on ``task``."""
     from icl.config import load_preset
 
     n = params["n_points"]
-    sets = [f"task.name={_toml(task)}", f"task.d={params['d']}", f"task.n_points={n}", "task.noise=0.0",
-            f"model.n_positions={n}", f"seed={params['seed']}"]  # fmt: skip
+    sets = {"task.name": task, "task.d": params["d"], "task.n_points": n, "task.noise": 0.0,
+            "model.n_positions": n, "seed": params["seed"]}  # fmt: skip
     if task == "gaussian-classes":
-        sets += [f"task.kwargs.{k}={_toml(v)}" for k, v in params["gaussian"].items()]
-    sets += [f"{k}={_toml(v)}" for k, v in params["run"].items()]
+        sets.update({f"task.kwargs.{k}": v for k, v in params["gaussian"].items()})
+    sets.update(params["run"])
     return load_preset(params["base_preset"], sets)
 
 

@@ -23,7 +23,6 @@ Seeds: run ``seed`` trains both models (training streams); evaluation prompts co
 
 from __future__ import annotations
 
-import json
 from functools import partial
 
 import numpy as np
@@ -84,17 +83,11 @@ STYLES = {
 FLOOR, CEIL = 1e-3, 3.0  # y-axis range: noisy panel from 10 FLOOR, noiseless from FLOOR / 10; clipped outside
 
 
-def _toml(value) -> str:
-    """A Python value as the TOML literal ``--set`` expects."""
-    return json.dumps(value) if isinstance(value, (bool, str)) else repr(value)
-
-
 def run_config(params: dict, noise: float):
     """The resolved :class:`icl.config.RunConfig` of one of the figure's two runs."""
     from icl.config import load_preset
 
-    sets = [f"{k}={_toml(v)}" for k, v in params["run"].items()]
-    return load_preset(params["base_preset"], [*sets, f"task.noise={_toml(float(noise))}", f"seed={params['seed']}"])
+    return load_preset(params["base_preset"], {**params["run"], "task.noise": float(noise), "seed": params["seed"]})
 
 
 def _settings(params: dict) -> dict[str, float]:

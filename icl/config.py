@@ -1,20 +1,31 @@
-"""Run configuration: frozen dataclasses, strict TOML presets and ``--set`` overrides.
+"""Run configuration: frozen dataclasses, strict TOML presets and dotted-key overrides.
 
 A run is described by one :class:`RunConfig` = task + model + training + seed. Presets
 live in ``icl/presets/<name>.toml`` (``<task>-quick`` for a CPU in minutes, ``<task>-paper``
 for the paper's scale on a GPU). Loading is strict: an unknown key, a value of the wrong
-type or an out-of-range value raises :class:`ConfigError` whose one-line message names the
-key, e.g. ``ConfigError("model.n_layers: unknown key; valid keys: n_layer, n_head, ...")``.
+type or an out-of-range value raises :class:`~icl.errors.ConfigError` whose one-line message
+names the key, e.g. ``ConfigError("model.n_layers: unknown key; valid keys: n_layer, n_head, ...")``.
+
+Overrides are a mapping ``{"dotted.key": python_value}``; the command line's ``--set KEY=VALUE``
+strings become that mapping through :func:`parse_overrides` (values are TOML literals, bare
+words are strings). An override sets one value: it may not replace a whole section such as
+``train`` (that would silently reset every other key of the section to its default).
+
+Imports run one way: ``icl.errors`` <- ``icl.tasks`` <- ``icl.config``. The task section
+(``task.name`` and ``task.kwargs``) is validated by building the task with
+:func:`icl.tasks.check_task_config`; the tasks package raises :class:`~icl.errors.ConfigError`
+from ``icl.errors`` and never imports this module, so there is no import cycle.
 
 What does not live here: building tasks (``icl.tasks``), models (``icl.model``) or the
-training loop (``icl.train``). Task-specific keyword arguments (``task.kwargs``) are checked
-against the task's own signature through ``icl.tasks.check_task_kwargs``.
+training loop (``icl.train``).
 
 Example
 -------
->>> cfg = load_preset("linear-quick", ["model.n_layer=2", "train.steps=10"])
+>>> cfg = load_preset("linear-quick", {"model.n_layer": 2, "train.steps": 10})
 >>> cfg.model.n_layer, cfg.train.steps, cfg.task.name
 (2, 10, 'linear')
+>>> parse_overrides(["train.lr=3e-4", "train.schedule=wsd"])
+{'train.lr': 0.0003, 'train.schedule': 'wsd'}
 >>> config_from_dict(config_to_dict(cfg)) == cfg
 True
 """
@@ -28,12 +39,15 @@ import sys
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
+
+from icl.errors import ConfigError
+from icl.tasks import check_task_config
 
 __all__ = [
     "ConfigError",
@@ -49,6 +63,7 @@ __all__ = [
     "config_to_dict",
     "config_hash",
     "apply_overrides",
+    "parse_overrides",
     "PRESET_DIR",
 ]
 
@@ -57,10 +72,6 @@ SCHEDULES = ("constant", "cosine", "wsd")
 TOKEN_FORMATS = ("garg", "split", "pairs")
 DEVICES = ("auto", "cpu", "cuda")
 AMP_DTYPES = ("float32", "bfloat16")
-
-
-class ConfigError(ValueError):
-    """A configuration error with a one-line message that names the offending key."""
 
 
 @dataclass(frozen=True)
@@ -219,8 +230,6 @@ def _validate(cfg: RunConfig) -> None:
         _require(c.points_inc >= 0, "train.curriculum.points_inc", f"must be >= 0, got {c.points_inc}")
         _require(c.interval >= 1, "train.curriculum.interval", f"must be >= 1, got {c.interval}")
     _require(cfg.seed >= 0, "seed", f"must be >= 0, got {cfg.seed}")
-    from icl.tasks import check_task_config  # late import: tasks imports estimators (heavier)
-
     check_task_config(t)
 
 
@@ -258,36 +267,73 @@ def _parse_value(text: str) -> Any:
         return text
 
 
-def apply_overrides(data: dict, overrides: typing.Iterable[str]) -> dict:
-    """Apply ``key.path=value`` overrides to nested dicts (a deep copy is returned).
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """``["key.path=value", ...]`` (the command line's ``--set``) -> ``{"key.path": value}``.
 
-    Keys must exist in the config schema, except below ``task.kwargs`` (checked by the task).
+    Values are TOML literals (``4``, ``1e-3``, ``true``, ``"x"``, ``[1, 2]``, ``{k = 3}``);
+    anything that is not valid TOML is kept as a string. A later item for the same key wins.
+
+    >>> parse_overrides(["model.n_layer=4", "model.pos_emb=false", "task.name=sparse-linear"])
+    {'model.n_layer': 4, 'model.pos_emb': False, 'task.name': 'sparse-linear'}
     """
-    data = json.loads(json.dumps(data))
-    for item in overrides:
+    out: dict[str, Any] = {}
+    for item in items:
         if not isinstance(item, str) or "=" not in item:
             raise ConfigError(f"--set {item}: expected KEY=VALUE, e.g. model.n_layer=4")
         key, text = item.split("=", 1)
-        key = key.strip()
-        parts = key.split(".")
-        if not all(parts):
-            raise ConfigError(f"--set {item}: malformed key {key!r}")
+        out[key.strip()] = _parse_value(text.strip())
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy of an override value as TOML-like data (tuples -> lists, numpy scalars -> Python)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():  # a numpy scalar
+        return value.item()
+    return value
+
+
+def apply_overrides(data: dict, overrides: Mapping[str, Any] | None = None) -> dict:
+    """Apply ``{"key.path": value}`` overrides to nested dicts (a deep copy is returned).
+
+    Keys must exist in the config schema, except below ``task.kwargs`` (checked by the task).
+    A key may name a value or a dict-valued field (``task.kwargs``), not a section of the
+    schema (``train``, ``train.curriculum``, ...): that is a ConfigError naming the key.
+
+    >>> apply_overrides({"model": {"n_layer": 2}}, {"model.n_layer": 3})
+    {'model': {'n_layer': 3}}
+    """
+    if overrides is None:
+        overrides = {}
+    if not isinstance(overrides, Mapping):
+        raise TypeError(f"overrides must be a mapping {{'dotted.key': value}}, got {type(overrides).__name__}; "
+                        "turn 'key=value' strings into one with icl.config.parse_overrides")
+    data = json.loads(json.dumps(data))
+    for key, value in overrides.items():
+        parts = key.split(".") if isinstance(key, str) else [""]
+        if not all(p.strip() and p == p.strip() for p in parts):
+            raise ConfigError(f"{key!r}: malformed key; expected a dotted path such as model.n_layer")
         node, cls = data, RunConfig
         for i, part in enumerate(parts):
             full = ".".join(parts[: i + 1])
             last = i == len(parts) - 1
+            next_cls = None
             if cls is not None:
                 names = [f.name for f in dataclasses.fields(cls)]
                 if part not in names:
                     raise ConfigError(f"{full}: unknown key; valid keys: {', '.join(names)}")
                 tp = typing.get_type_hints(cls)[part]
                 next_cls = tp if dataclasses.is_dataclass(tp) else None
+                if last and next_cls is not None:
+                    example = dataclasses.fields(next_cls)[0].name
+                    raise ConfigError(f"{full}: is a section, not a value; set its keys one by one, e.g. {full}.{example}")
                 if next_cls is None and not last and tp is not dict:
                     raise ConfigError(f"{full}: is a value, not a table; cannot set {key}")
-            else:
-                next_cls = None
             if last:
-                node[part] = _parse_value(text.strip())
+                node[part] = _plain(value)
             else:
                 node = node.setdefault(part, {})
                 if not isinstance(node, dict):
@@ -309,8 +355,8 @@ def _read_toml(path: Path, what: str) -> dict:
         raise ConfigError(f"{what}: invalid TOML: {err}") from None
 
 
-def load_config_file(path: str | Path, overrides: typing.Iterable[str] = ()) -> RunConfig:
-    """Load a TOML (or a run's ``config.json``) file, apply overrides, validate."""
+def load_config_file(path: str | Path, overrides: Mapping[str, Any] | None = None) -> RunConfig:
+    """Load a TOML (or a run's ``config.json``) file, apply ``{"dotted.key": value}`` overrides, validate."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
@@ -321,8 +367,15 @@ def load_config_file(path: str | Path, overrides: typing.Iterable[str] = ()) -> 
     return config_from_dict(apply_overrides(data, overrides))
 
 
-def load_preset(name: str, overrides: typing.Iterable[str] = ()) -> RunConfig:
-    """Load the preset ``name`` (see :func:`list_presets`) with ``key=value`` overrides."""
+def load_preset(name: str, overrides: Mapping[str, Any] | None = None) -> RunConfig:
+    """Load the preset ``name`` (see :func:`list_presets`) with ``{"dotted.key": value}`` overrides.
+
+    Raises
+    ------
+    ConfigError
+        Unknown preset (the message lists the valid ones), unknown key, wrong type or
+        out-of-range value (the message names the key).
+    """
     names = list_presets()
     if name not in names:
         raise ConfigError(f"unknown preset {name!r}; valid presets: {', '.join(names)}")

@@ -1,4 +1,7 @@
-"""Function classes for in-context learning: samplers, exact priors, baselines (REFERENCE.md section 3).
+"""Function classes for in-context learning: samplers, exact priors, baselines.
+
+The classes follow Garg et al. 2022, Raventos et al. 2023, Panwar et al. 2024 and Zheng et al.
+2023; each module names its sources with their sections.
 
 ``get_task(name, d=..., noise=..., **kwargs)`` (or ``make_task(task_cfg)``) builds a
 :class:`Task`; ``TASKS`` maps names to classes (``icl tasks`` lists them, one line each).

@@ -6,11 +6,16 @@ Randomness comes from three separate numpy streams (:class:`Streams`): ``task`` 
 parameters), ``inputs`` (the x's) and ``noise`` (observation noise), so that e.g. the same
 inputs can be paired with other functions.
 
-Seed scheme (DESIGN.md "Randomness"): the streams of training step t of a run with seed s are
+Seed scheme (``docs/design.md``, "Randomness"): the streams of training step t of a run with seed s are
 ``default_rng([TRAIN_DOMAIN, s, t, i])`` for stream i = 0, 1, 2 (:func:`train_streams`);
 evaluation prompts use ``default_rng([EVAL_DOMAIN, seed, 0, i])`` (:func:`eval_generator`).
 The first entropy word differs, so the two families of seed sequences are disjoint by
 construction: no evaluation prompt can coincide with a training batch.
+
+Keyword checks shared by the function classes (:func:`int_kw`, :func:`float_kw`) live here
+too; they raise :class:`icl.errors.ConfigError` naming ``task.kwargs.<key>``. This package
+imports ``icl.errors`` and never ``icl.config``: the config module validates its task section
+by calling :func:`check_task_config`, so the dependency runs one way only.
 
 What does not live here: the function classes themselves (``linear``, ``nonlinear``,
 ``classification`` modules of this package).
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import abc
 import inspect
+import math
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable, ClassVar
@@ -27,7 +33,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 import torch
 
-from icl.config import ConfigError
+from icl.errors import ConfigError
 
 __all__ = [
     "Batch",
@@ -107,6 +113,25 @@ def as_streams(generator: Any) -> Streams:
         f"sample: generator must be icl.tasks.Streams, numpy.random.Generator, torch.Generator or int, "
         f"got {type(generator).__name__}"
     )
+
+
+def int_kw(value: Any, key: str, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``, else ConfigError naming ``task.kwargs.<key>``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"task.kwargs.{key}: must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def float_kw(value: Any, key: str, minimum: float = 0.0, strict: bool = False) -> float:
+    """``value`` as a finite float >= ``minimum`` (> with ``strict``), else ConfigError naming the key.
+
+    >>> float_kw(2, "scale", 0.0, strict=True)
+    2.0
+    """
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if not ok or value < minimum or (strict and value == minimum):
+        raise ConfigError(f"task.kwargs.{key}: must be a number {'>' if strict else '>='} {minimum}, got {value!r}")
+    return float(value)
 
 
 class Task(abc.ABC):

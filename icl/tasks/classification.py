@@ -19,10 +19,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from icl.config import ConfigError
+from icl.errors import ConfigError
 
-from ._base import Batch, Task, _params_to_torch, as_streams, register
-from .linear import _float_kw, _int_kw
+from ._base import Batch, Task, _params_to_torch, as_streams, float_kw, int_kw, register
 
 __all__ = ["LinearClassification", "GaussianClasses"]
 
@@ -88,10 +87,10 @@ class GaussianClasses(_ClassificationTask):
     def __init__(self, d: int, noise: float = 0.0, n_classes: int = 2, mean_scale: float = 1.0,
                  var_low: float = 0.5, var_high: float = 2.0, shared: bool = True):
         super().__init__(d, noise)
-        self.n_classes = _int_kw(n_classes, "n_classes", 2)
-        self.mean_scale = _float_kw(mean_scale, "mean_scale", 0.0)
-        self.var_low = _float_kw(var_low, "var_low", 0.0, strict=True)
-        self.var_high = _float_kw(var_high, "var_high", self.var_low)
+        self.n_classes = int_kw(n_classes, "n_classes", 2)
+        self.mean_scale = float_kw(mean_scale, "mean_scale", 0.0)
+        self.var_low = float_kw(var_low, "var_low", 0.0, strict=True)
+        self.var_high = float_kw(var_high, "var_high", self.var_low)
         if not isinstance(shared, bool):
             raise ConfigError(f"task.kwargs.shared: expected true or false, got {shared!r}")
         self.shared = shared

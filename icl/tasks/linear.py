@@ -4,7 +4,7 @@ Dense (Garg et al. 2022; Akyurek et al. 2023; Raventos et al. 2023), k-sparse (G
 vectors, rank-one matrices and a two-component Gaussian mixture (Panwar et al. 2024), a finite
 pool of M tasks (Raventos et al. 2023; Kirsch et al. 2022), and mixtures of these classes
 (Panwar). Every class with an exact prior draws w through that ``estimators.bayes`` object, so
-the data and the Bayes baseline share one set of numbers (DESIGN.md).
+the data and the Bayes baseline share one set of numbers (``docs/design.md``, data flow).
 
 Because x ~ N(0, I_d) is independent of w, E[y^2] = E||w||^2 + sigma^2 for all of them.
 What does not live here: nonlinear classes (``nonlinear``) and classification (``classification``).
@@ -15,13 +15,13 @@ from __future__ import annotations
 import abc
 import math
 from functools import partial
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
-from icl.config import ConfigError
+from icl.errors import ConfigError
 
-from ._base import Task, register
+from ._base import Task, float_kw, int_kw, register
 
 __all__ = [
     "LinearTask",
@@ -36,19 +36,6 @@ __all__ = [
 ]
 
 POOL_DOMAIN = 0x706F  # "po": first entropy word of the seed of a finite task pool
-
-
-def _int_kw(value: Any, key: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"task.kwargs.{key}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _float_kw(value: Any, key: str, minimum: float = 0.0, strict: bool = False) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    if not ok or value < minimum or (strict and value == minimum):
-        raise ConfigError(f"task.kwargs.{key}: must be a number {'>' if strict else '>='} {minimum}, got {value!r}")
-    return float(value)
 
 
 class LinearTask(Task):
@@ -87,7 +74,7 @@ class LinearRegression(LinearTask):
         super().__init__(d, noise)
         from estimators.bayes import GaussianPrior
 
-        self.scale = _float_kw(scale, "scale", 0.0, strict=True)
+        self.scale = float_kw(scale, "scale", 0.0, strict=True)
         self.prior = GaussianPrior.isotropic(self.d, self.scale**2)
         self.ridge_lam = self.noise / self.scale**2
 
@@ -109,11 +96,11 @@ class SparseLinear(LinearTask):
         super().__init__(d, noise)
         from estimators.bayes import SparsePrior
 
-        self.k = _int_kw(k, "k", 1)
+        self.k = int_kw(k, "k", 1)
         if self.k > self.d:
             raise ConfigError(f"task.kwargs.k: must be <= task.d={self.d}, got {self.k}")
-        self.scale = _float_kw(scale, "scale", 0.0, strict=True)
-        self.lasso_alpha = _float_kw(lasso_alpha, "lasso_alpha", 0.0, strict=True)
+        self.scale = float_kw(scale, "scale", 0.0, strict=True)
+        self.lasso_alpha = float_kw(lasso_alpha, "lasso_alpha", 0.0, strict=True)
         self.prior = SparsePrior(self.d, self.k, self.scale)
         self.ridge_lam = self.noise * self.d / (self.k * self.scale**2)  # matches the marginal variance k/d
 
@@ -139,7 +126,7 @@ class SignVector(LinearTask):
         super().__init__(d, noise)
         from estimators.bayes import SignPrior
 
-        self.scale = 1.0 / math.sqrt(self.d) if scale is None else _float_kw(scale, "scale", 0.0, strict=True)
+        self.scale = 1.0 / math.sqrt(self.d) if scale is None else float_kw(scale, "scale", 0.0, strict=True)
         self.prior = SignPrior(self.d, self.scale)
         self.ridge_lam = self.noise / self.scale**2
 
@@ -164,7 +151,7 @@ class LowRank(LinearTask):
         self.m = int(round(math.sqrt(self.d)))
         if self.m * self.m != self.d:
             raise ConfigError(f"task.d: low-rank needs a square d = m^2 (4, 9, 16, 25, ...), got {self.d}")
-        self.rank = _int_kw(rank, "rank", 1)
+        self.rank = int_kw(rank, "rank", 1)
         self.ridge_lam = self.noise
 
     def sample_params(self, batch: int, rng: np.random.Generator) -> np.ndarray:
@@ -187,7 +174,7 @@ class GaussianMixtureTasks(LinearTask):
         super().__init__(d, noise)
         from estimators.bayes import GaussianPrior, MixturePrior
 
-        self.mean_scale = _float_kw(mean_scale, "mean_scale", 0.0)
+        self.mean_scale = float_kw(mean_scale, "mean_scale", 0.0)
         mu = np.zeros(self.d)
         mu[0] = self.mean_scale
         eye = np.eye(self.d)
@@ -215,8 +202,8 @@ class FinitePool(LinearTask):
         super().__init__(d, noise)
         from estimators.bayes import FinitePrior
 
-        self.pool_size = _int_kw(pool_size, "pool_size", 1)
-        self.pool_seed = _int_kw(pool_seed, "pool_seed", 0)
+        self.pool_size = int_kw(pool_size, "pool_size", 1)
+        self.pool_seed = int_kw(pool_seed, "pool_seed", 0)
         self.pool = np.random.default_rng([POOL_DOMAIN, self.pool_seed]).standard_normal((self.pool_size, self.d))
         self.prior = FinitePrior(self.pool)
         self.ridge_lam = self.noise

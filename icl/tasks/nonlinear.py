@@ -19,10 +19,9 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from icl.config import ConfigError
+from icl.errors import ConfigError
 
-from ._base import Task, register
-from .linear import _float_kw, _int_kw
+from ._base import Task, float_kw, int_kw, register
 
 __all__ = ["FeatureTask", "FourierSeries", "FourierMixture", "HaarFeatures", "HaarWavelets",
            "MonomialFeatures", "Monomials", "ReluNet", "DecisionTree", "BASIS_DOMAIN"]
@@ -53,9 +52,9 @@ class FourierSeries(FeatureTask):
         from estimators.bayes import FeaturePrior, FourierFeatures, GaussianPrior
 
         self._require_d(1)
-        self.max_freq = _int_kw(max_freq, "max_freq", 1)
-        self.length = _float_kw(length, "length", 0.0, strict=True)
-        self.scale = _float_kw(scale, "scale", 0.0, strict=True)
+        self.max_freq = int_kw(max_freq, "max_freq", 1)
+        self.length = float_kw(length, "length", 0.0, strict=True)
+        self.scale = float_kw(scale, "scale", 0.0, strict=True)
         feats = FourierFeatures(self.max_freq, self.length)
         self.prior = FeaturePrior(feats, GaussianPrior.isotropic(feats.n_features, self.scale**2))
         self.ridge_lam = self.noise  # ridge on the raw input, a generic baseline
@@ -129,8 +128,8 @@ class HaarWavelets(FeatureTask):
         from estimators.bayes import FeaturePrior, GaussianPrior
 
         self._require_d(1)
-        self.levels = _int_kw(levels, "levels", 1)
-        self.scale = _float_kw(scale, "scale", 0.0, strict=True)
+        self.levels = int_kw(levels, "levels", 1)
+        self.scale = float_kw(scale, "scale", 0.0, strict=True)
         feats = HaarFeatures(self.levels)
         self.prior = FeaturePrior(feats, GaussianPrior.isotropic(feats.n_features, self.scale**2))
         self.ridge_lam = self.noise
@@ -178,11 +177,11 @@ class Monomials(FeatureTask):
         from estimators.bayes import FeaturePrior, GaussianPrior
 
         all_pairs = np.array([(i, j) for i in range(self.d) for j in range(i, self.d)], dtype=np.int64)
-        self.n_terms = _int_kw(n_terms, "n_terms", 1)
+        self.n_terms = int_kw(n_terms, "n_terms", 1)
         if self.n_terms > len(all_pairs):
             raise ConfigError(f"task.kwargs.n_terms: must be <= d(d+1)/2 = {len(all_pairs)}, got {self.n_terms}")
-        self.basis_seed = _int_kw(basis_seed, "basis_seed", 0)
-        self.scale = _float_kw(scale, "scale", 0.0, strict=True)
+        self.basis_seed = int_kw(basis_seed, "basis_seed", 0)
+        self.scale = float_kw(scale, "scale", 0.0, strict=True)
         rng = np.random.default_rng([BASIS_DOMAIN, self.basis_seed])
         pairs = all_pairs[np.sort(rng.choice(len(all_pairs), size=self.n_terms, replace=False))]
         self.prior = FeaturePrior(MonomialFeatures(self.d, pairs), GaussianPrior.isotropic(self.n_terms, self.scale**2))
@@ -202,7 +201,7 @@ class ReluNet(Task):
 
     def __init__(self, d: int, noise: float = 0.0, hidden: int = 100):
         super().__init__(d, noise)
-        self.hidden = _int_kw(hidden, "hidden", 1)
+        self.hidden = int_kw(hidden, "hidden", 1)
         self.ridge_lam = self.noise
 
     def sample_params(self, batch: int, rng: np.random.Generator) -> dict:
@@ -225,7 +224,7 @@ class DecisionTree(Task):
 
     def __init__(self, d: int, noise: float = 0.0, depth: int = 4):
         super().__init__(d, noise)
-        self.depth = _int_kw(depth, "depth", 1)
+        self.depth = int_kw(depth, "depth", 1)
         self.ridge_lam = self.noise
 
     def sample_params(self, batch: int, rng: np.random.Generator) -> dict:

@@ -9,7 +9,8 @@ import pytest
 import torch
 from scipy import stats
 
-from icl.config import ConfigError, TaskConfig
+from icl.config import TaskConfig
+from icl.errors import ConfigError
 from icl.tasks import (
     TASKS,
     Streams,

@@ -17,6 +17,7 @@ from icl.config import (
     list_presets,
     load_config_file,
     load_preset,
+    parse_overrides,
 )
 
 REQUIRED = ["linear", "noisy-linear", "sparse-linear", "sign-vector", "gaussian-mixture", "finite-pool", "fourier"]
@@ -46,15 +47,27 @@ def test_paper_preset_matches_garg():
 
 
 def test_overrides_parse_toml_values_and_bare_strings():
-    cfg = load_preset("linear-quick", ["model.n_layer=2", "train.lr=3e-4", "train.schedule=wsd",
-                                       "model.pos_emb=false", "train.curriculum.enabled=true",
-                                       "train.curriculum.dims_start=2", "train.curriculum.points_start=5"])
+    sets = parse_overrides(["model.n_layer=2", "train.lr=3e-4", "train.schedule=wsd", "model.pos_emb=false",
+                            "train.curriculum.enabled=true", "train.curriculum.dims_start=2",
+                            "train.curriculum.points_start=5"])
+    assert sets == {"model.n_layer": 2, "train.lr": 3e-4, "train.schedule": "wsd", "model.pos_emb": False,
+                    "train.curriculum.enabled": True, "train.curriculum.dims_start": 2,
+                    "train.curriculum.points_start": 5}
+    cfg = load_preset("linear-quick", sets)
     assert cfg.model.n_layer == 2 and cfg.train.lr == 3e-4 and cfg.train.schedule == "wsd"
     assert cfg.model.pos_emb is False and cfg.train.curriculum.enabled and cfg.train.curriculum.dims_start == 2
 
 
+def test_overrides_are_python_values_and_equal_their_command_line_form():
+    sets = {"task.kwargs.k": 2, "task.noise": 0.25, "train.schedule": "cosine", "model.bias": False}
+    cfg = load_preset("sparse-linear-quick", sets)
+    assert cfg == load_preset("sparse-linear-quick", parse_overrides(
+        ["task.kwargs.k=2", "task.noise=0.25", 'train.schedule="cosine"', "model.bias=false"]))
+    assert cfg.task.kwargs == {"k": 2} and cfg.train.schedule == "cosine" and cfg.model.bias is False
+
+
 def test_task_kwargs_override_and_int_accepted_for_float():
-    cfg = load_preset("sparse-linear-quick", ["task.kwargs.k=3", "task.noise=1"])
+    cfg = load_preset("sparse-linear-quick", parse_overrides(["task.kwargs.k=3", "task.noise=1"]))
     assert cfg.task.kwargs["k"] == 3 and cfg.task.noise == 1.0 and isinstance(cfg.task.noise, float)
 
 
@@ -81,8 +94,29 @@ def test_task_kwargs_override_and_int_accepted_for_float():
 )
 def test_bad_overrides_give_one_line_errors_naming_the_key(override, match):
     with pytest.raises(ConfigError, match=match) as info:
-        load_preset("linear-quick", [override])
+        load_preset("linear-quick", parse_overrides([override]))
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"train": {}}, r"^train: is a section, not a value; set its keys one by one, e.g. train\.steps"),
+        ({"train.curriculum": {"enabled": True}}, r"^train\.curriculum: is a section, not a value"),
+        ({"model": {"n_layer": 2}}, r"^model: is a section, not a value"),
+        ({"model.n_layers": 4}, r"^model\.n_layers: unknown key; valid keys: n_layer"),
+        ({"train.lr": "fast"}, r"^train\.lr: expected a number, got 'fast'"),
+        ({"model..n_layer": 4}, r"malformed key"),
+    ],
+)
+def test_mapping_overrides_name_the_key_and_cannot_replace_a_section(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        load_preset("linear-quick", overrides)
+
+
+def test_overrides_must_be_a_mapping():
+    with pytest.raises(TypeError, match="parse_overrides"):
+        load_preset("linear-quick", ["model.n_layer=2"])
 
 
 def test_unknown_preset_lists_valid_names():
@@ -109,18 +143,18 @@ def test_hash_is_stable_and_ignores_device_and_logging():
     a = load_preset("linear-quick")
     assert config_hash(a) == config_hash(load_preset("linear-quick"))
     assert len(config_hash(a)) == 12
-    same = load_preset("linear-quick", ["train.device=cpu", "train.log_every=7", "train.checkpoint_every=3",
-                                        "train.compile=true"])
+    same = load_preset("linear-quick", {"train.device": "cpu", "train.log_every": 7, "train.checkpoint_every": 3,
+                                        "train.compile": True})
     assert config_hash(same) == config_hash(a)
-    for change in ("model.n_layer=2", "seed=1", "train.lr=1e-2", "task.kwargs.scale=2.0"):
-        assert config_hash(load_preset("linear-quick", [change])) != config_hash(a), change
+    for key, value in (("model.n_layer", 2), ("seed", 1), ("train.lr", 1e-2), ("task.kwargs.scale", 2.0)):
+        assert config_hash(load_preset("linear-quick", {key: value})) != config_hash(a), key
 
 
 def test_config_file_toml_and_json(tmp_path):
     toml = tmp_path / "run.toml"
     toml.write_text('seed = 3\n[task]\nname = "linear"\nd = 3\nn_points = 7\n[model]\nn_layer = 1\nn_head = 1\n'
                     'n_embd = 8\nn_positions = 7\n[train]\nsteps = 5\n')
-    cfg = load_config_file(toml, ["train.steps=6"])
+    cfg = load_config_file(toml, {"train.steps": 6})
     assert cfg.seed == 3 and cfg.train.steps == 6 and cfg.task.d == 3
     js = tmp_path / "config.json"
     js.write_text(json.dumps(config_to_dict(cfg)))
@@ -135,5 +169,5 @@ def test_config_file_toml_and_json(tmp_path):
 
 def test_apply_overrides_does_not_mutate():
     data = {"model": {"n_layer": 2}}
-    out = apply_overrides(data, ["model.n_layer=3"])
+    out = apply_overrides(data, {"model.n_layer": 3})
     assert data["model"]["n_layer"] == 2 and out["model"]["n_layer"] == 3
