@@ -213,14 +213,14 @@ def save_eval(result: dict, out_dir) -> tuple[str, str]:
 
 def evaluate_run(run_dir, *, task=None, n_prompts: int = 1000, seed: int = 0, n_points: int | None = None,
                  extra: dict[str, Callable] | None = None, probes: bool = True) -> dict:
-    """Load a trained run (``icl.train.load_model``) and :func:`evaluate_model` it.
+    """Load a trained run (``icl.run.load_model``) and :func:`evaluate_model` it.
 
     ``task`` defaults to the run's own task; pass another :class:`icl.tasks.Task` (same
     ``d``) to test out of distribution. The result also records ``run_dir`` and the config.
     """
     from icl.config import config_to_dict
     from icl.tasks import make_task
-    from icl.train import load_model
+    from icl.run import load_model
 
     model, cfg = load_model(run_dir)
     task = make_task(cfg.task) if task is None else task
@@ -252,7 +252,7 @@ def run_from_args(args) -> int:
     import json
     from pathlib import Path
 
-    from icl.config import ConfigError
+    from icl.errors import ConfigError
     from icl.tasks import get_task
 
     cfg = json.loads((Path(args.run_dir) / "config.json").read_text()) if (Path(args.run_dir) / "config.json"

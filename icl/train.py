@@ -1,50 +1,53 @@
-"""Training loop: AdamW, LR schedules, Garg's curriculum, atomic checkpoints, exact resume, DDP.
+"""Training loop: AdamW, LR schedules, Garg's curriculum, checkpoints with exact resume, DDP.
 
 One function, :func:`train`, reads top to bottom and is built from small pure helpers:
 :func:`lr_at` (constant-with-warmup, cosine, warmup-stable-decay), :func:`curriculum_at`
 (Garg et al. 2022, Sec. 3: input dimension and prompt length grow every ``interval`` steps),
 :func:`batch_at` (batch t is a pure function of (run seed, t, stream), see ``icl.tasks``) and
-:func:`evaluate_curve` (normalised error per prefix length on held-out prompts).
+:func:`evaluate_curve` (normalised error per prefix length on held-out prompts). What the loop
+carries from step to step is one :class:`TrainState` (model, optimizer, step, elapsed time);
+a checkpoint is that state plus the schedule position, the curriculum and the RNG state, so a
+resumed run continues exactly where the interrupted one stopped.
 
-A run folder holds ``config.json`` (the resolved config), ``run.json`` (provenance: config
-hash, package versions, git commit), ``metrics.jsonl`` (one JSON object per line: training
-records every ``log_every`` steps, ``"kind": "eval"`` records with an error curve) and
-``checkpoint-<step>.pt`` files. A checkpoint (model, optimizer, scheduler, curriculum, RNG)
-is written to a temporary file and renamed, then its SHA-256 manifest
-``checkpoint-<step>.json`` is written the same way; a checkpoint without a matching manifest is
-incomplete or corrupted and is never used silently. Checkpoints load with
-``torch.load(weights_only=True)``: no pickled code runs.
+The loop writes into a run folder (``icl.run``): ``metrics.jsonl`` (one JSON object per line:
+training records every ``log_every`` steps, ``"kind": "eval"`` records with an error curve)
+and ``checkpoint-<step>.pt`` files with their SHA-256 manifests, written atomically by
+``icl.checkpoint`` and loaded without running pickled code. ``load_model`` and ``build_model``
+(``icl.run``) and ``load_checkpoint`` (``icl.checkpoint``) are re-exported here.
 
 Distributed: under ``torchrun`` (``WORLD_SIZE`` > 1) every rank builds the same global batch
-and trains on its slice inside ``DistributedDataParallel`` (NCCL on CUDA, gloo on CPU), so the
-run equals the single-process run with the same global batch up to floating-point reduction order.
-What does not live here: the model (``icl.model``), tasks (``icl.tasks``), full evaluation
-against baselines (``icl.evaluate``).
+and trains on its slice inside ``DistributedDataParallel`` (the process group comes from
+``icl.distributed``), so the run equals the single-process run with the same global batch up to
+floating-point reduction order.
+What does not live here: the model (``icl.model``), tasks (``icl.tasks``), checkpoint files
+(``icl.checkpoint``), the run folder (``icl.run``), evaluation against baselines (``icl.evaluate``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
-import os
-import re
-import subprocess
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from icl.config import ConfigError, RunConfig, TrainConfig, config_from_dict, config_hash, config_to_dict
+from icl.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from icl.config import RunConfig, TrainConfig, config_hash
+from icl.distributed import dist_env, process_group
+from icl.errors import CheckpointError, ConfigError, NonFiniteLossError
 from icl.model import GPT
+from icl.run import build_model, load_model, prepare_run_dir, truncate_metrics
 from icl.tasks import Batch, Task, eval_generator, make_task, train_streams
 
 __all__ = [
     "train",
+    "TrainState",
     "load_model",
     "load_checkpoint",
     "latest_checkpoint",
@@ -57,16 +60,6 @@ __all__ = [
     "CheckpointError",
     "NonFiniteLossError",
 ]
-
-_CKPT = re.compile(r"^checkpoint-(\d+)\.pt$")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, truncated, corrupted or belongs to another run."""
-
-
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite; the last good checkpoint is left intact."""
 
 
 # ----------------------------------------------------------------------------------------
@@ -167,14 +160,6 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device("cuda", local_rank)
 
 
-def build_model(cfg: RunConfig, task: Task | None = None) -> GPT:
-    """The GPT of a run, initialised from ``cfg.seed`` (deterministic)."""
-    task = make_task(cfg.task) if task is None else task
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        return GPT(cfg.model, n_dims=task.d, n_out=task.n_classes if task.is_classification else 1)
-
-
 def _optimizer(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only (not on biases, LayerNorm or embeddings' vectors)."""
     decay = [p for p in model.parameters() if p.ndim >= 2]
@@ -184,144 +169,92 @@ def _optimizer(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.AdamW:
 
 
 # ----------------------------------------------------------------------------------------
-# Checkpoints
+# The state the loop carries, and this process's place under torchrun
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+@dataclass
+class TrainState:
+    """What the loop carries from step to step; a checkpoint saves it and a resumed run restores it."""
+
+    model: GPT  # the bare model (not the DDP / compiled wrapper), on the training device
+    optimizer: torch.optim.Optimizer  # AdamW; the learning rate is set every step from lr_at(step)
+    step: int = 0  # optimizer steps done
+    elapsed_s: float = 0.0  # training wall time of the run so far, over every process that resumed it
+
+    @classmethod
+    def start(cls, cfg: RunConfig, task: Task, device: torch.device, checkpoint: dict | None = None) -> "TrainState":
+        """A fresh state (model initialised from ``cfg.seed``) or the one a checkpoint saved, on ``device``."""
+        model = build_model(cfg, task)
+        state = cls(model, _optimizer(model, cfg.train))
+        if checkpoint is not None:
+            model.load_state_dict(checkpoint["model"])
+            state.optimizer.load_state_dict(checkpoint["optimizer"])
+            torch.set_rng_state(checkpoint["rng"]["torch"])
+            if device.type == "cuda" and checkpoint["rng"].get("cuda") is not None:
+                torch.cuda.set_rng_state(checkpoint["rng"]["cuda"], device)
+            state.step, state.elapsed_s = int(checkpoint["step"]), float(checkpoint["elapsed_s"])
+        model.to(device)
+        for moments in state.optimizer.state.values():  # optimizer moments follow the model to the device
+            for k, v in moments.items():
+                if isinstance(v, torch.Tensor) and k != "step":
+                    moments[k] = v.to(device)
+        return state
+
+    def checkpoint(self, cfg: RunConfig, device: torch.device) -> dict:
+        """The checkpoint of this state: tensors and plain containers only (loads with weights_only=True)."""
+        return {"step": self.step, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": {"schedule": cfg.train.schedule, "step": self.step, "lr": lr_at(self.step - 1, cfg.train)},
+                "curriculum": dict(zip(("d", "n_points"), curriculum_at(self.step, cfg))),
+                "rng": {"torch": torch.get_rng_state(),
+                        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
+                "elapsed_s": self.elapsed_s, "config_hash": config_hash(cfg)}
 
 
-def _save_checkpoint(run_dir: Path, state: dict, keep: int) -> Path:
-    import io
+@dataclass(frozen=True)
+class _Proc:
+    """This process: its device, its rank among ``world`` torchrun processes, and whether it reports."""
 
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    data = buf.getvalue()
-    path = run_dir / f"checkpoint-{state['step']:08d}.pt"
-    _atomic_write_bytes(path, data)
-    manifest = {"step": state["step"], "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-    _atomic_write_bytes(path.with_suffix(".json"), json.dumps(manifest).encode())
-    for old in _checkpoints(run_dir)[keep:]:
-        old.unlink(missing_ok=True)
-        old.with_suffix(".json").unlink(missing_ok=True)
-    return path
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+    progress: bool = True
 
+    def say(self, message: str) -> None:
+        if self.progress and self.rank == 0:
+            print(message, file=sys.stderr, flush=True)
 
-def _checkpoints(run_dir: Path) -> list[Path]:
-    """Checkpoint files of a run, newest first."""
-    found = [(int(m.group(1)), p) for p in Path(run_dir).glob("checkpoint-*.pt") if (m := _CKPT.match(p.name))]
-    return [p for _, p in sorted(found, reverse=True)]
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch.distributed.barrier()
 
-
-def load_checkpoint(path: str | Path) -> dict:
-    """Load and verify one checkpoint (``weights_only=True``); CheckpointError with the reason otherwise."""
-    path = Path(path)
-    manifest_path = path.with_suffix(".json")
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    if not manifest_path.is_file():
-        raise CheckpointError(f"checkpoint {path} has no manifest {manifest_path.name}: it was not completely written")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        expected_sha, expected_bytes = manifest["sha256"], int(manifest["bytes"])
-    except (ValueError, KeyError, TypeError) as err:
-        raise CheckpointError(f"checkpoint manifest {manifest_path} is unreadable: {err}") from None
-    data = path.read_bytes()
-    if len(data) != expected_bytes:
-        raise CheckpointError(f"checkpoint {path} is truncated: {len(data)} bytes, expected {expected_bytes}")
-    if hashlib.sha256(data).hexdigest() != expected_sha:
-        raise CheckpointError(f"checkpoint {path} is corrupted: its SHA-256 does not match the manifest")
-    import io
-
-    try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as err:  # a file that matches its manifest but still fails is reported, not trusted
-        raise CheckpointError(f"checkpoint {path} cannot be loaded: {err}") from None
+    def mean(self, value: torch.Tensor) -> torch.Tensor:
+        """The mean of ``value`` over the ranks (a copy; ``value`` itself is untouched)."""
+        value = value.detach().clone()
+        if self.world > 1:
+            torch.distributed.all_reduce(value)
+            value /= self.world
+        return value
 
 
-def latest_checkpoint(run_dir: str | Path, warn: bool = True) -> tuple[Path, dict] | None:
-    """The newest intact checkpoint of a run (newer damaged ones are reported and skipped), or None."""
-    damaged = []
-    for path in _checkpoints(Path(run_dir)):
-        try:
-            return path, load_checkpoint(path)
-        except CheckpointError as err:
-            damaged.append(str(err))
-            if warn:
-                print(f"icl: warning: {err}; using the previous checkpoint", file=sys.stderr)
-    if damaged:
-        raise CheckpointError(f"no intact checkpoint in {run_dir}: {damaged[-1]}")
-    return None
-
-
-def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[GPT, RunConfig]:
-    """The model of a run's newest intact checkpoint (eval mode) and the run's config."""
-    run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.is_file():
-        raise CheckpointError(f"{run_dir} is not a run folder: config.json is missing")
-    cfg = config_from_dict(json.loads(cfg_path.read_text()))
-    found = latest_checkpoint(run_dir)
-    if found is None:
-        raise CheckpointError(f"run {run_dir} has no checkpoint yet")
-    model = build_model(cfg)
-    model.load_state_dict(found[1]["model"])
-    return model.to(device).eval(), cfg
-
-
-# ----------------------------------------------------------------------------------------
-# Run folder bookkeeping
-
-
-def _provenance(cfg: RunConfig) -> dict:
-    import numpy
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                                cwd=Path(__file__).parent).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    return {"config_hash": config_hash(cfg), "seed": cfg.seed, "git_commit": commit,
-            "versions": {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": numpy.__version__}}
-
-
-def _prepare_run_dir(cfg: RunConfig, run_dir: Path) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg_path = run_dir / "config.json"
-    if cfg_path.is_file():
-        try:
-            old = config_from_dict(json.loads(cfg_path.read_text()))
-        except (ValueError, ConfigError) as err:
-            raise ConfigError(f"{cfg_path} is unreadable ({err}); choose another --out") from None
-        if config_hash(old) != config_hash(cfg):
-            raise ConfigError(
-                f"{run_dir} holds a run with another config (hash {config_hash(old)}, this one {config_hash(cfg)}); "
-                "choose another --out")
-    else:
-        _atomic_write_bytes(cfg_path, json.dumps(config_to_dict(cfg), indent=2).encode())
-        _atomic_write_bytes(run_dir / "run.json", json.dumps(_provenance(cfg), indent=2).encode())
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metrics lines written after ``step`` (they will be recomputed by the resumed run)."""
-    if not path.is_file():
-        return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-    _atomic_write_bytes(path, ("\n".join(keep) + "\n" if keep else "").encode())
+def _wrap(model: GPT, tc: TrainConfig, proc: _Proc):
+    """(network to call, autocast context factory): DDP across ranks, torch.compile and bf16 on CUDA only."""
+    use_amp = tc.amp_dtype == "bfloat16"
+    if proc.device.type != "cuda" and (use_amp or tc.compile):
+        warnings.warn("train.amp_dtype=bfloat16 and train.compile apply on CUDA only; the CPU run is eager float32",
+                      stacklevel=3)
+        use_amp = False
+    net = model
+    if proc.world > 1:
+        ids = [proc.device.index] if proc.device.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    if tc.compile and proc.device.type == "cuda":
+        net = torch.compile(net)
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
+    return net, autocast
 
 
 # ----------------------------------------------------------------------------------------
 # The loop
-
-
-def _dist_env() -> tuple[int, int, int]:
-    """(rank, world size, local rank) from torchrun's environment (0, 1, 0 without it)."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
 
 
 def train(cfg: RunConfig, out_dir: str | Path, progress: bool = True, device: str = "auto",
@@ -351,132 +284,95 @@ def train(cfg: RunConfig, out_dir: str | Path, progress: bool = True, device: st
     NonFiniteLossError
         The loss became NaN/inf; nothing is written for that step.
     """
-    tc, run_dir = cfg.train, Path(out_dir)
-    rank, world, local_rank = _dist_env()
-    say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if (progress and rank == 0) else (lambda msg: None)
+    tc = cfg.train
+    rank, world, local_rank = dist_env()
     dev = resolve_device(tc.device if device == "auto" else device, local_rank)
     if world > 1 and tc.batch_size % world:
         raise ConfigError(f"train.batch_size: {tc.batch_size} is not divisible by the world size {world}")
     if dev.type == "cuda":
         torch.cuda.set_device(dev)  # NCCL communicators and autocast use the current device
-    owns_group = False
-    if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
-        owns_group = True
-    try:
-        return _train(cfg, run_dir, tc, dev, rank, world, say, progress, max_steps)
-    finally:
-        if owns_group:
-            torch.distributed.destroy_process_group()
+    with process_group(dev):
+        return _train(cfg, Path(out_dir), _Proc(dev, rank, world, progress), max_steps)
 
 
-def _train(cfg, run_dir, tc, dev, rank, world, say, progress, max_steps) -> Path:
+def _train(cfg: RunConfig, run_dir: Path, proc: _Proc, max_steps: int | None) -> Path:
     from tqdm.auto import tqdm
 
-    if rank == 0:
-        _prepare_run_dir(cfg, run_dir)
-    if world > 1:
-        torch.distributed.barrier()
+    tc = cfg.train
+    if proc.rank == 0:
+        prepare_run_dir(cfg, run_dir)
+    proc.barrier()
     task = make_task(cfg.task)
-    model = build_model(cfg, task)
-    opt = _optimizer(model, tc)
-    start, elapsed = 0, 0.0
-    found = latest_checkpoint(run_dir, warn=rank == 0)
-    if found is not None:
-        path, state = found
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if dev.type == "cuda" and state["rng"].get("cuda"):
-            torch.cuda.set_rng_state(state["rng"]["cuda"], dev)
-        start, elapsed = int(state["step"]), float(state["elapsed_s"])
-        if start >= tc.steps:
-            say(f"icl: run {run_dir} already finished ({start} steps); nothing to do")
-            return run_dir
-        say(f"icl: resuming {run_dir} from step {start} ({path.name})")
+    found = latest_checkpoint(run_dir, warn=proc.rank == 0)
+    state = TrainState.start(cfg, task, proc.device, checkpoint=found[1] if found else None)
+    if found is None:
+        proc.say(f"icl: training {run_dir} ({cfg.task.name}, {state.model.num_params():,} parameters, "
+                 f"{tc.steps} steps, {proc.device})")
+    elif state.step >= tc.steps:
+        proc.say(f"icl: run {run_dir} already finished ({state.step} steps); nothing to do")
+        return run_dir
     else:
-        say(f"icl: training {run_dir} ({cfg.task.name}, {model.num_params():,} parameters, {tc.steps} steps, {dev})")
-    if rank == 0:
-        _truncate_metrics(run_dir / "metrics.jsonl", start)
+        proc.say(f"icl: resuming {run_dir} from step {state.step} ({found[0].name})")
+    if proc.rank == 0:
+        truncate_metrics(run_dir / "metrics.jsonl", state.step)
     stop = tc.steps if max_steps is None else min(tc.steps, max_steps)
+    net, autocast = _wrap(state.model, tc, proc)
 
-    model.to(dev)
-    for group_state in opt.state.values():  # optimizer moments follow the model to the device
-        for k, v in group_state.items():
-            if isinstance(v, torch.Tensor) and k != "step":
-                group_state[k] = v.to(dev)
-    use_amp = tc.amp_dtype == "bfloat16"
-    if dev.type != "cuda" and (use_amp or tc.compile):
-        warnings.warn("train.amp_dtype=bfloat16 and train.compile apply on CUDA only; the CPU run is eager float32",
-                      stacklevel=2)
-        use_amp = False
-    net = model
-    if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-    if tc.compile and dev.type == "cuda":
-        net = torch.compile(net)
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
-
-    metrics = open(run_dir / "metrics.jsonl", "a") if rank == 0 else None
-    bar = tqdm(total=stop, initial=start, disable=not (progress and rank == 0), desc="train", file=sys.stderr)
-    t0, last_good = time.perf_counter(), None
+    metrics = open(run_dir / "metrics.jsonl", "a") if proc.rank == 0 else None
+    bar = tqdm(total=stop, initial=state.step, disable=not (proc.progress and proc.rank == 0), desc="train",
+               file=sys.stderr)
+    t0, elapsed0, last_good = time.perf_counter(), state.elapsed_s, None
     try:
         net.train()
-        for step in range(start, stop):
-            batch = batch_at(cfg, step, task, rank, world).to(dev)
+        for step in range(state.step, stop):
+            batch = batch_at(cfg, step, task, proc.rank, proc.world).to(proc.device)
             lr = lr_at(step, tc)
-            for group in opt.param_groups:
+            for group in state.optimizer.param_groups:
                 group["lr"] = lr
             with autocast():
                 preds = net(batch.xs, batch.ys)
             loss = loss_fn(preds, batch.ys, task.is_classification)
-            seen = loss.detach().clone()
-            if world > 1:
-                torch.distributed.all_reduce(seen)
-                seen /= world
+            seen = proc.mean(loss)  # the loss of the global batch
             if not torch.isfinite(seen):
-                last = _checkpoints(run_dir)
+                last = list_checkpoints(run_dir)
                 where = f"the last good checkpoint {last[0]} is intact" if last else "no checkpoint was written yet"
                 raise NonFiniteLossError(f"loss is {seen.item()} at step {step}; stopped, {where}; "
                                          "lower train.lr, add train.warmup or set train.grad_clip")
-            opt.zero_grad(set_to_none=True)
+            state.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if tc.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-            opt.step()
-            done = step + 1
+                torch.nn.utils.clip_grad_norm_(state.model.parameters(), tc.grad_clip)
+            state.optimizer.step()
+            state.step = step + 1
             bar.update(1)
-            if done % tc.log_every == 0 or done == stop:
-                now = elapsed + time.perf_counter() - t0
+
+            if state.step % tc.log_every == 0 or state.step == stop:
                 d_cur, n_cur = curriculum_at(step, cfg)
-                record = {"step": done, "loss": seen.item(), "lr": lr, "d": d_cur, "n_points": n_cur,
-                          "elapsed_s": round(now, 3)}
+                record = {"step": state.step, "loss": seen.item(), "lr": lr, "d": d_cur, "n_points": n_cur,
+                          "elapsed_s": round(elapsed0 + time.perf_counter() - t0, 3)}
                 bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{lr:.2e}")
-                if metrics is not None:
-                    metrics.write(json.dumps(record) + "\n")
-                    metrics.flush()
-            if (tc.eval_every and done % tc.eval_every == 0) or done == tc.steps:
-                if rank == 0:
-                    curve = evaluate_curve(model, task, cfg.task.n_points, tc.eval_prompts, cfg.seed, dev)
-                    metrics.write(json.dumps({"step": done, "kind": "eval", "error": curve}) + "\n")
-                    metrics.flush()
-            if done % tc.checkpoint_every == 0 or done == stop:
-                if rank == 0:
-                    state = {"step": done, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                             "scheduler": {"schedule": tc.schedule, "step": done, "lr": lr},
-                             "curriculum": dict(zip(("d", "n_points"), curriculum_at(done, cfg))),
-                             "rng": {"torch": torch.get_rng_state(),
-                                     "cuda": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None},
-                             "elapsed_s": elapsed + time.perf_counter() - t0, "config_hash": config_hash(cfg)}
-                    last_good = _save_checkpoint(run_dir, state, tc.keep_checkpoints)
-                if world > 1:
-                    torch.distributed.barrier()
+                _append(metrics, record)
+            if ((tc.eval_every and state.step % tc.eval_every == 0) or state.step == tc.steps) and proc.rank == 0:
+                curve = evaluate_curve(state.model, task, cfg.task.n_points, tc.eval_prompts, cfg.seed, proc.device)
+                _append(metrics, {"step": state.step, "kind": "eval", "error": curve})
+            if state.step % tc.checkpoint_every == 0 or state.step == stop:
+                state.elapsed_s = elapsed0 + time.perf_counter() - t0
+                if proc.rank == 0:
+                    last_good = save_checkpoint(run_dir, state.checkpoint(cfg, proc.device), tc.keep_checkpoints)
+                proc.barrier()
     finally:
         bar.close()
         if metrics is not None:
             metrics.close()
     if stop == tc.steps:
-        say(f"icl: finished {run_dir} at step {stop}" + (f" ({last_good.name})" if last_good else ""))
+        proc.say(f"icl: finished {run_dir} at step {stop}" + (f" ({last_good.name})" if last_good else ""))
     else:
-        say(f"icl: stopped {run_dir} at step {stop} of {tc.steps}; rerun to resume")
+        proc.say(f"icl: stopped {run_dir} at step {stop} of {tc.steps}; rerun to resume")
     return run_dir
+
+
+def _append(metrics, record: dict) -> None:
+    """One JSON line in metrics.jsonl (rank 0 holds the file; other ranks pass None)."""
+    if metrics is not None:
+        metrics.write(json.dumps(record) + "\n")
+        metrics.flush()

@@ -190,7 +190,7 @@ def test_python_m_proofs_prints_the_table_and_exits_zero():
 
 
 def test_icl_proofs_subcommand_runs_the_same_checks(capsys):
-    from icl.cli import main
+    from icl_toolkit.cli import main
 
     assert main(["proofs", "push_through"]) == 0
     out = capsys.readouterr().out

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from icl.cli import COMMANDS, Command, main
+from icl_toolkit.cli import COMMANDS, Command, main
 from icl.tasks import TASKS
 
 TINY = ["--set", "model.n_layer=1", "--set", "model.n_embd=16", "--set", "model.n_head=2", "--set", "task.d=2",
@@ -55,6 +55,7 @@ def test_train_then_rerun_says_finished_then_resume(tmp_path, capsys):
         (["train"], "icl train: error: one of the arguments --preset --config is required"),
         (["trian"], "icl: error: argument COMMAND: invalid choice"),
         (["train", "--config", "/nonexistent.toml"], "icl train: error: config file '/nonexistent.toml' does not exist"),
+        (["train", "--preset", "linear-quick", "--set", "train={}"], "icl train: error: train: is a section, not a value"),
     ],
 )
 def test_bad_values_give_one_line_errors(argv, match, capsys):
@@ -85,9 +86,9 @@ def test_adding_a_subcommand_is_one_registry_entry(capsys, monkeypatch):
 
 
 def test_console_script_entry_point():
-    done = subprocess.run([sys.executable, "-c", "import sys; from icl.cli import main; sys.exit(main(['tasks']))"],
+    done = subprocess.run([sys.executable, "-c", "import sys; from icl_toolkit.cli import main; sys.exit(main(['tasks']))"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("linear ")
     from importlib.metadata import entry_points
 
-    assert [e.value for e in entry_points(group="console_scripts") if e.name == "icl"] == ["icl.cli:main"]
+    assert [e.value for e in entry_points(group="console_scripts") if e.name == "icl"] == ["icl_toolkit.cli:main"]

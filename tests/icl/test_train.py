@@ -16,8 +16,11 @@ from pathlib import Path
 import pytest
 import torch
 
+import icl.checkpoint
 import icl.train as T
-from icl.config import ConfigError, TrainConfig, load_preset
+from icl.checkpoint import list_checkpoints
+from icl.config import TrainConfig, load_preset
+from icl.errors import ConfigError
 from icl.train import (
     CheckpointError,
     NonFiniteLossError,
@@ -30,13 +33,13 @@ from icl.train import (
     train,
 )
 
-TINY = ["model.n_layer=1", "model.n_head=2", "model.n_embd=16", "task.d=3", "task.n_points=6",
-        "model.n_positions=6", "train.batch_size=8", "train.lr=3e-3", "train.warmup=3",
-        "train.log_every=5", "train.eval_prompts=16"]
+TINY = {"model.n_layer": 1, "model.n_head": 2, "model.n_embd": 16, "task.d": 3, "task.n_points": 6,
+        "model.n_positions": 6, "train.batch_size": 8, "train.lr": 3e-3, "train.warmup": 3,
+        "train.log_every": 5, "train.eval_prompts": 16}
 
 
-def tiny(*extra: str):
-    return load_preset("linear-quick", [*TINY, *extra])
+def tiny(extra: dict | None = None):
+    return load_preset("linear-quick", {**TINY, **(extra or {})})
 
 
 def params(run_dir) -> dict:
@@ -84,7 +87,7 @@ def test_batch_is_a_pure_function_of_seed_and_step_and_ranks_split_it():
     a, b = batch_at(cfg, 7), batch_at(cfg, 7)
     assert torch.equal(a.xs, b.xs) and torch.equal(a.ys, b.ys)
     assert not torch.equal(a.xs, batch_at(cfg, 8).xs)
-    assert not torch.equal(a.xs, batch_at(tiny("seed=1"), 7).xs)
+    assert not torch.equal(a.xs, batch_at(tiny({"seed": 1}), 7).xs)
     parts = [batch_at(cfg, 7, rank=r, world_size=2) for r in range(2)]
     assert torch.equal(torch.cat([p.xs for p in parts]), a.xs)
     assert torch.equal(torch.cat([p.params for p in parts]), a.params)
@@ -105,7 +108,7 @@ def test_resolve_device():
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """An uninterrupted 20-step run (checkpoints every 5 steps)."""
-    cfg = tiny("train.steps=20", "train.checkpoint_every=5", "train.keep_checkpoints=3")
+    cfg = tiny({"train.steps": 20, "train.checkpoint_every": 5, "train.keep_checkpoints": 3})
     run = train(cfg, tmp_path_factory.mktemp("ref") / "run", progress=False)
     return cfg, run, params(run)
 
@@ -121,7 +124,7 @@ def test_run_folder_contents(reference):
     assert all(math.isfinite(x["loss"]) and x["lr"] > 0 for x in train_lines)
     evals = [x for x in lines if x.get("kind") == "eval"]
     assert len(evals) == 1 and len(evals[0]["error"]) == 6
-    assert [p.name for p in T._checkpoints(run)] == [f"checkpoint-000000{s:02d}.pt" for s in (20, 15, 10)]
+    assert [p.name for p in list_checkpoints(run)] == [f"checkpoint-000000{s:02d}.pt" for s in (20, 15, 10)]
     state = load_checkpoint(run / "checkpoint-00000020.pt")
     assert {"model", "optimizer", "scheduler", "curriculum", "rng", "step"} <= set(state)
     assert state["curriculum"] == {"d": 3, "n_points": 6} and state["scheduler"]["step"] == 20
@@ -143,13 +146,13 @@ def test_stop_and_resume_equals_uninterrupted(reference, tmp_path, capsys):
 
 
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
-    cfg = tiny("train.steps=150", "train.checkpoint_every=10")
+    overrides = {**TINY, "train.steps": 150, "train.checkpoint_every": 10}
+    cfg = load_preset("linear-quick", overrides)
     run = tmp_path / "killed"
     code = textwrap.dedent(f"""
         from icl.config import load_preset
         from icl.train import train
-        train(load_preset("linear-quick", {[*TINY, 'train.steps=150', 'train.checkpoint_every=10']!r}),
-              {str(run)!r}, progress=False)
+        train(load_preset("linear-quick", {overrides!r}), {str(run)!r}, progress=False)
     """)
     proc = subprocess.Popen([sys.executable, "-c", code])
     try:
@@ -190,7 +193,7 @@ def test_damaged_checkpoints_are_reported_and_skipped(reference, tmp_path, capsy
 
 
 def test_only_damaged_checkpoints_is_an_error(tmp_path):
-    cfg = tiny("train.steps=5", "train.checkpoint_every=5")
+    cfg = tiny({"train.steps": 5, "train.checkpoint_every": 5})
     run = train(cfg, tmp_path / "run", progress=False)
     (run / "checkpoint-00000005.pt").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="no intact checkpoint"):
@@ -198,7 +201,7 @@ def test_only_damaged_checkpoints_is_an_error(tmp_path):
 
 
 def test_crash_while_writing_keeps_previous_checkpoint(tmp_path, monkeypatch):
-    cfg = tiny("train.steps=10", "train.checkpoint_every=5")
+    cfg = tiny({"train.steps": 10, "train.checkpoint_every": 5})
     run = tmp_path / "run"
     train(cfg, run, progress=False, max_steps=5)
 
@@ -206,7 +209,7 @@ def test_crash_while_writing_keeps_previous_checkpoint(tmp_path, monkeypatch):
         Path(str(path) + ".partial").write_bytes(data[: len(data) // 3])
         raise OSError("disk full")
 
-    monkeypatch.setattr(T, "_atomic_write_bytes", crash)
+    monkeypatch.setattr(icl.checkpoint, "atomic_write_bytes", crash)
     with pytest.raises(OSError, match="disk full"):
         train(cfg, run, progress=False)
     monkeypatch.undo()
@@ -215,7 +218,7 @@ def test_crash_while_writing_keeps_previous_checkpoint(tmp_path, monkeypatch):
 
 
 def test_non_finite_loss_stops_with_message_and_keeps_checkpoint(tmp_path, monkeypatch):
-    cfg = tiny("train.steps=20", "train.checkpoint_every=5")
+    cfg = tiny({"train.steps": 20, "train.checkpoint_every": 5})
     run = tmp_path / "run"
     real, calls = T.loss_fn, {"n": 0}
 
@@ -233,13 +236,13 @@ def test_non_finite_loss_stops_with_message_and_keeps_checkpoint(tmp_path, monke
 def test_other_config_in_same_folder_is_refused(reference):
     cfg, run, _ = reference
     with pytest.raises(ConfigError, match="holds a run with another config"):
-        train(tiny("train.steps=21"), run, progress=False)
+        train(tiny({"train.steps": 21}), run, progress=False)
 
 
 def test_training_fits_a_single_task(tmp_path):
     """With a pool of one task the function is learnable in the weights: held-out error falls from ~1."""
-    cfg = tiny("train.steps=200", "train.checkpoint_every=200", "task.name=finite-pool", "task.noise=0.0",
-               "task.kwargs.pool_size=1", "train.lr=1e-2", "train.eval_prompts=256")
+    cfg = tiny({"train.steps": 200, "train.checkpoint_every": 200, "task.name": "finite-pool", "task.noise": 0.0,
+                "task.kwargs.pool_size": 1, "train.lr": 1e-2, "train.eval_prompts": 256})
     run = train(cfg, tmp_path / "run", progress=False)
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     losses = [x["loss"] for x in lines if "loss" in x]
@@ -252,7 +255,7 @@ def test_training_fits_a_single_task(tmp_path):
 
 
 def test_ddp_two_processes_match_single_process(tmp_path):
-    overrides = [*TINY, "train.steps=6", "train.checkpoint_every=6"]
+    overrides = {**TINY, "train.steps": 6, "train.checkpoint_every": 6}
     script = tmp_path / "ddp_run.py"
     script.write_text(textwrap.dedent(f"""
         import sys

@@ -263,17 +263,17 @@ def tiny_run(tmp_path_factory):
     from icl.config import load_preset
     from icl.train import train
 
-    cfg = load_preset("noisy-linear-quick", ["task.d=3", "task.n_points=7", "model.n_layer=1", "model.n_head=2",
-                                             "model.n_embd=16", "model.n_positions=7", "train.steps=20",
-                                             "train.batch_size=16", "train.warmup=2", "train.eval_prompts=16",
-                                             "train.device=\"cpu\""])
+    cfg = load_preset("noisy-linear-quick", {"task.d": 3, "task.n_points": 7, "model.n_layer": 1, "model.n_head": 2,
+                                             "model.n_embd": 16, "model.n_positions": 7, "train.steps": 20,
+                                             "train.batch_size": 16, "train.warmup": 2, "train.eval_prompts": 16,
+                                             "train.device": "cpu"})
     return train(cfg, tmp_path_factory.mktemp("run"), progress=False)
 
 
 def test_evaluate_run_writes_files_and_cli_prints_table(tiny_run, tmp_path, capsys):
     import json
 
-    from icl.cli import main
+    from icl_toolkit.cli import main
 
     res = evaluate_run(tiny_run, n_prompts=64, seed=2)
     assert {"transformer", "ols", "ridge", "bayes"} <= set(res["curves"])

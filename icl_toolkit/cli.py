@@ -1,0 +1,144 @@
+"""The ``icl`` command line: one function pair per subcommand, registered in :data:`COMMANDS`.
+
+Adding a subcommand is a local edit: write ``_xxx_args(parser)`` (declare arguments) and
+``_xxx_run(args) -> int`` (do the work, return the exit code), then add one line
+``"xxx": Command("one-line help", _xxx_args, _xxx_run)`` to :data:`COMMANDS`. A package that
+already exposes ``add_arguments(parser)`` and ``run_from_args(args)`` (``icl.evaluate``,
+``figures``, ``proofs``) is registered with ``Command.from_module("help", module)``.
+
+User errors (bad presets, unknown keys or task names, bad values, corrupted checkpoints, a
+diverged run) end with one line ``icl <cmd>: error: ...`` on stderr and exit code 2 (or 1 for
+a run that diverged); ``ICL_DEBUG=1`` shows the traceback instead.
+
+Example
+-------
+>>> main(["tasks"])  # doctest: +ELLIPSIS
+linear ...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Callable
+
+import figures
+import proofs
+from icl import evaluate
+from icl.config import config_hash, list_presets, load_config_file, load_preset, parse_overrides
+from icl.errors import CheckpointError, ConfigError, NonFiniteLossError
+from icl.tasks import TASKS
+from icl.train import train
+
+__all__ = ["Command", "COMMANDS", "build_parser", "main"]
+
+_USER_ERRORS = (ConfigError, CheckpointError, NonFiniteLossError)
+
+
+@dataclass(frozen=True)
+class Command:
+    help: str  # one line shown by `icl --help`
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+    @classmethod
+    def from_module(cls, help: str, module: ModuleType) -> "Command":
+        """A subcommand served by ``module.add_arguments`` and ``module.run_from_args``."""
+        return cls(help, module.add_arguments, module.run_from_args)
+
+
+# ----------------------------------------------------------------------------------------
+# icl train
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--preset", help="preset name (see `icl presets`), e.g. linear-quick")
+    src.add_argument("--config", help="a TOML file, or a run's config.json")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config value, e.g. --set model.n_layer=4 (repeatable)")
+    p.add_argument("--out", help="run folder (default runs/<config hash>); rerunning with it resumes")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="overrides train.device")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _train_run(args: argparse.Namespace) -> int:
+    overrides = parse_overrides(args.overrides)
+    if args.device:
+        overrides["train.device"] = args.device
+    cfg = load_preset(args.preset, overrides) if args.preset else load_config_file(args.config, overrides)
+    out = args.out or os.path.join("runs", config_hash(cfg))
+    train(cfg, out, progress=not args.quiet)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------
+# icl tasks / icl presets
+
+
+def _no_args(p: argparse.ArgumentParser) -> None:
+    return None
+
+
+def _tasks_run(args: argparse.Namespace) -> int:
+    width = max(len(n) for n in TASKS)
+    for name, cls in TASKS.items():
+        print(f"{name.ljust(width)}  {cls.description}")
+    return 0
+
+
+def _presets_run(args: argparse.Namespace) -> int:
+    names = list_presets()
+    width = max(len(n) for n in names)
+    for name in names:
+        c = load_preset(name)
+        print(f"{name.ljust(width)}  {c.task.name} d={c.task.d} n={c.task.n_points} noise={c.task.noise:g}; "
+              f"{c.model.n_layer}L/{c.model.n_head}H/{c.model.n_embd}C; {c.train.steps} steps x {c.train.batch_size}")
+    return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "train": Command("train a transformer on a task (resumes when --out holds a run)", _train_args, _train_run),
+    "tasks": Command("list the function classes, one line each", _no_args, _tasks_run),
+    "presets": Command("list the run presets", _no_args, _presets_run),
+    "eval": Command.from_module("score a run against every baseline; writes eval.npz and eval.json", evaluate),
+    "figure": Command.from_module("build a paper figure with its claims (NAME, all, or --list)", figures),
+    "proofs": Command.from_module("prove the lemmas behind the estimators (sympy) with numeric cross-checks", proofs),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump): ``icl train: error: ... (see icl train --help)``."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="icl", description="In-context learning toolkit.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, cmd in COMMANDS.items():
+        cmd.add_arguments(sub.add_parser(name, help=cmd.help, description=cmd.help))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``icl`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    prog = f"icl {args.command}"
+    try:
+        return int(COMMANDS[args.command].run(args) or 0)
+    except _USER_ERRORS as err:  # one line for user errors; tracebacks only on request
+        if os.environ.get("ICL_DEBUG"):
+            raise
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 1 if isinstance(err, NonFiniteLossError) else 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
