@@ -112,7 +112,7 @@ def load_run(run_dir, device: str = "auto"):
     model : icl.model.GPT
     cfg : icl.config.RunConfig
     """
-    from icl.train import load_model
+    from icl.run import load_model
 
     return load_model(run_dir, device=figure_device(device))
 

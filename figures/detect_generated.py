@@ -85,7 +85,8 @@ def _checkpoint_models(run_dir, cfg):
     """(step, model) for every checkpoint of a run, oldest first, on :func:`figures._common.figure_device`."""
     from pathlib import Path
 
-    from icl.train import build_model, load_checkpoint
+    from icl.checkpoint import load_checkpoint
+    from icl.run import build_model
 
     found = sorted(Path(run_dir).glob("checkpoint-*.pt"))
     device = figure_device()

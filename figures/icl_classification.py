@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from figures import Claim
-from figures._common import load_run
+from figures._common import load_run, run_config as _run_config
 
 NAME = "icl-classification"
 DESCRIPTION = "in-context classification: transformer vs naive Bayes, logistic regression, exact Bayes (Zheng 2023)"
@@ -58,15 +58,13 @@ NAMES = ("transformer", "naive-bayes", "logistic", "bayes")
 
 def run_config(params: dict, task: str):
     """The resolved :class:`icl.config.RunConfig` of the run on ``task``."""
-    from icl.config import load_preset
-
     n = params["n_points"]
     sets = {"task.name": task, "task.d": params["d"], "task.n_points": n, "task.noise": 0.0,
-            "model.n_positions": n, "seed": params["seed"]}  # fmt: skip
+            "model.n_positions": n}  # fmt: skip
     if task == "gaussian-classes":
         sets.update({f"task.kwargs.{k}": v for k, v in params["gaussian"].items()})
     sets.update(params["run"])
-    return load_preset(params["base_preset"], sets)
+    return _run_config(params["base_preset"], sets, params["seed"])
 
 
 def resolve(params: dict) -> dict:

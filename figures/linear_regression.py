@@ -28,7 +28,7 @@ from functools import partial
 import numpy as np
 
 from figures import Claim
-from figures._common import load_run, ratio, tune_gd_lr
+from figures._common import load_run, ratio, tune_gd_lr, run_config as _run_config
 
 NAME = "linear-regression"
 DESCRIPTION = "transformer vs OLS, Bayes ridge, GD, averaging, 3-NN on linear regression (Garg 2022 Fig. 2)"
@@ -85,9 +85,7 @@ FLOOR, CEIL = 1e-3, 3.0  # y-axis range: noisy panel from 10 FLOOR, noiseless fr
 
 def run_config(params: dict, noise: float):
     """The resolved :class:`icl.config.RunConfig` of one of the figure's two runs."""
-    from icl.config import load_preset
-
-    return load_preset(params["base_preset"], {**params["run"], "task.noise": float(noise), "seed": params["seed"]})
+    return _run_config(params["base_preset"], {**params["run"], "task.noise": float(noise)}, params["seed"])
 
 
 def _settings(params: dict) -> dict[str, float]:
