@@ -22,7 +22,8 @@ import importlib
 
 __all__ = ["LEMMA_MODULES", "Lemma", "Result", "lemmas", "run_all", "format_table", "add_arguments", "run_from_args", "main"]
 
-# In the order of the issue; each name is a module ``proofs.<name>`` with LEMMA and check().
+# Table order: linear predictors, attention as GD, Bayes and BMA, classifiers, MMD, Kalman evidence;
+# each name is a module ``proofs.<name>`` with LEMMA and check().
 LEMMA_MODULES = [
     "ridge_posterior",
     "push_through",

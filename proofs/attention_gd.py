@@ -22,7 +22,7 @@ prediction as the negated last coordinate; here ``+eta`` and the coordinate is r
 (the same construction up to that sign).
 
 Source. von Oswald et al. 2023, "Transformers learn in-context by gradient descent",
-section 2 (Proposition 1); REFERENCE.md section 9.
+section 2 (Proposition 1).
 
 Numeric cross-check: a torch linear-attention layer (``torch.nn.Linear`` query/key/value
 projections, weights set to the construction) against ``x_q^T estimators.gd(X, y, lr=eta, steps=1)``.
@@ -63,7 +63,7 @@ def lsa_is_gd_step(value_scale=eta, explicit=((3, 4),)) -> bool:
     W_K, W_Q, W_V = constructed_weights(d, value_scale)
     E = sp.BlockMatrix([[X, y]])  # (k, d + 1): one token per row
     e_q = sp.BlockMatrix([[xq], [sp.ZeroMatrix(1, 1)]])
-    w1 = (eta / k) * X.T * y  # one GD step from 0 (REFERENCE.md section 1)
+    w1 = (eta / k) * X.T * y  # one GD step from w = 0 on the mean squared loss
     target = sp.BlockMatrix([[xq], [xq.T * w1]])
     diff = sp.block_collapse(e_q + (1 / k) * W_V * E.T * E * W_K.T * W_Q * e_q - target)
     x_block, y_block = diff.blocks[0, 0], diff.blocks[1, 0]

@@ -19,8 +19,7 @@ the argument is the same for any finite Z and T). It is a function of the claime
 ``-log pi(z*) / 2`` fails.
 
 Source. Zhang et al. 2023, "What and how does in-context learning learn? Bayesian model
-averaging, parameterization, and generalization", section 4 (regret of BMA); REFERENCE.md
-section 8.
+averaging, parameterization, and generalization", section 4 (regret of BMA).
 
 Numeric cross-check: ``estimators.bayes.FinitePrior`` (a uniform pool of M tasks, Gaussian
 noise): its ``weights_prefixes`` give the BMA predictive densities, whose cumulative log loss

@@ -18,8 +18,8 @@ a passing run is itself a smaller passing case). (d, n) = (2, 3) also passes but
 minutes of sympy time. The check is a function of the predictive variance, so a filter
 that forgets the noise (``s_i = x_i^T S_{i-1} x_i``) fails.
 
-Source. REFERENCE.md section 2 (all prefixes by a Kalman filter); Rasmussen & Williams 2006,
-eq. 2.30 (batch evidence); Panwar et al. 2024 and Zhang et al. 2023 use the prefix evidences
+Source. Kalman 1960 (all prefixes by a Kalman filter, here with a static state); Rasmussen &
+Williams 2006, eq. 2.30 (batch evidence); Panwar et al. 2024 and Zhang et al. 2023 use the prefix evidences
 as BMA weights.
 
 Numeric cross-check: ``estimators.bayes.GaussianPrior.posterior(...).log_evidence`` (the
@@ -103,7 +103,7 @@ def numeric(seed: int = 11) -> float:
 LEMMA = Lemma(
     name="Kalman evidence = batch evidence",
     statement="sum_i log N(y_i; x_i^T m_{i-1}, x_i^T S_{i-1} x_i + sigma^2) = log N(y; X mu, X S X^T + sigma^2 I)",
-    source="REFERENCE sec. 2; Rasmussen & Williams 2006, eq. 2.30",
+    source="Kalman 1960; Rasmussen & Williams 2006, eq. 2.30",
     symbolic=kalman_matches_batch,
     numeric=numeric,
     tolerance=1e-10,

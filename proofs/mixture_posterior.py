@@ -21,7 +21,7 @@ x posterior density, from (a)) for three components with positive symbols, the p
 integrates to 1) equals ``sum_c beta_c g_c``. The check is a function of the claimed weights,
 so weights proportional to the prior alone fail.
 
-Source. REFERENCE.md section 2; Panwar et al. 2024, section 4 (Gaussian-mixture tasks);
+Source. Panwar et al. 2024, section 4 (Gaussian-mixture tasks);
 Zhang et al. 2023 (in-context learning as BMA).
 
 Numeric cross-check: ``estimators.bayes.MixturePrior.posterior`` weights and mean against
@@ -151,7 +151,7 @@ def _symbolic() -> bool:
 LEMMA = Lemma(
     name="mixture posterior = BMA",
     statement="w ~ sum_c pi_c N(mu_c, S_c)  =>  p(w | X, y) = sum_c beta_c N(m_c, V_c), beta_c ∝ pi_c N(y; X mu_c, X S_c X^T + sigma^2 I)",
-    source="REFERENCE sec. 2; Panwar et al. 2024, sec. 4",
+    source="Panwar et al. 2024, sec. 4; Zhang et al. 2023",
     symbolic=_symbolic,
     numeric=numeric,
     tolerance=1e-8,

@@ -24,7 +24,7 @@ The check takes the estimator's form as an argument, so the biased V-statistic f
 
 Source. Gretton et al. 2012, "A kernel two-sample test", JMLR, lemma 6 (unbiased MMD^2_u);
 Liu et al. 2020, eq. 2; Zhang et al. 2024, "Detecting machine-generated texts by
-multi-population aware optimization for MMD", ICLR, section 4 (MMD-MP); REFERENCE.md section 7.
+multi-population aware optimization for MMD", ICLR, section 4 (MMD-MP).
 
 Numeric cross-check: the exact expectation of ``estimators.mmd.mmd2`` (both unbiased forms) and
 ``estimators.mmd.mpp`` over every sample from two-point distributions in R^2 with a Gaussian

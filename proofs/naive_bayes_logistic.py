@@ -20,7 +20,7 @@ is then checked by ``simplify``. The check is a function of the variance model, 
 per-class variances fail.
 
 Source. Ng & Jordan 2001, "On discriminative vs. generative classifiers", section 2;
-Zheng et al. 2023, section 3; REFERENCE.md sections 5 and 9.
+Zheng et al. 2023, section 3.
 
 Numeric cross-check: ``estimators.classify.gaussian_nb_fit(X, y, shared_variance=True)`` and
 ``gaussian_nb_predict_proba(..., log=True)``: the fitted log-probabilities minus the softmax of

@@ -19,8 +19,8 @@ The symbolic check also verifies, for explicit dimensions
 reduces to 0 (written as ``P = N / det(X X^T)`` with the adjugate, each identity times a power
 of the determinant is a polynomial identity that ``expand`` reduces to 0). The check is a function of the claimed error formula, so ``d - k + 1`` fails.
 
-Source. Garg et al. 2022, section 3 (least squares reaches zero error at k = d); REFERENCE.md
-section 1 ("noiseless OLS: E[...] = d - k for k < d").
+Source. Garg et al. 2022, section 3 (least squares reaches zero error at k = d; with
+x, w ~ N(0, I) and no noise its error is d - k for k < d).
 
 Numeric cross-check: ``estimators.ols`` applied to the d targets ``y = X e_j`` recovers the
 columns of P, so the exact conditional expectation ``||I - P||_F^2`` is computed from the

@@ -15,8 +15,8 @@ sympy ``MatrixSymbol`` (it expands to ``ZeroMatrix``), and additionally verifies
 form and the kernel-ridge prediction entrywise for explicit dimensions (d, k) = (3, 2) and
 (2, 3). The check is a function of the dual penalty, so a wrong dual penalty (``2 lam``) fails.
 
-Source. Saunders, Gammerman & Vovk 1998 (ridge in dual variables); REFERENCE.md sections 1
-and 6 (Akyurek et al. 2023 use both forms of ridge).
+Source. Saunders, Gammerman & Vovk 1998 (ridge in dual variables); Akyurek et al. 2023 use both
+forms of ridge; Rasmussen & Williams 2006, sections 2.1-2.2 (weight-space and function-space views).
 
 Numeric cross-check: ``estimators.linear.ridge`` predictions against
 ``estimators.kernel_ridge_fit`` / ``kernel_ridge_predict`` with ``LinearKernel``.
@@ -92,7 +92,7 @@ def numeric(seed: int = 1) -> float:
 LEMMA = Lemma(
     name="push-through: primal = dual ridge",
     statement="(X^T X + lam I)^{-1} X^T y = X^T (X X^T + lam I)^{-1} y  (ridge = linear-kernel ridge)",
-    source="Saunders et al. 1998; REFERENCE sec. 6",
+    source="Saunders et al. 1998",
     symbolic=primal_equals_dual,
     numeric=numeric,
     tolerance=1e-10,

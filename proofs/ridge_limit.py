@@ -17,7 +17,7 @@ lam = 0 and its denominator at lam = 0 equals a nonzero constant times ``det(G)^
 limit, so a wrong one (averaging, ``X^T y / k``) fails.
 
 Source. Garg et al. 2022, section 3 (least squares baseline) and Akyurek et al. 2023,
-section 2 (ridge, lam -> 0 is OLS); REFERENCE.md section 1.
+section 2 (ridge, lam -> 0 is OLS).
 
 Numeric cross-check: ``estimators.linear.ridge`` with lam = 1e-10 against
 ``estimators.linear.ols`` (min-norm) for k < d, k = d and k > d.

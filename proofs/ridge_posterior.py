@@ -18,7 +18,7 @@ reducing every gradient entry to zero with ``cancel``.
 It is a function of the claimed penalty, so ``lam = sigma / tau`` is shown *not* to hold.
 
 Source. Akyurek et al. 2023, "What learning algorithm is in-context learning?", section 2
-(ridge as the Bayes predictor); REFERENCE.md section 1.
+(ridge as the Bayes predictor).
 
 Numeric cross-check: ``estimators.linear.ridge`` with ``lam = sigma^2 / tau^2`` against the
 Gaussian posterior mean of ``estimators.bayes.GaussianPrior`` (covariance form

@@ -26,7 +26,7 @@ each prefix (k = 1, 2, 3). The unrolled check is a function of the initial P, so
 from ``P_0 = lam I`` is shown to fail.
 
 Source. Sherman & Morrison 1950; Akyurek et al. 2023, section 3 (a transformer can
-implement ridge one example at a time via Sherman-Morrison); REFERENCE.md sections 1 and 9.
+implement ridge one example at a time via Sherman-Morrison).
 
 Numeric cross-check: ``estimators.linear.ridge_prefixes`` against the RLS recursion run in
 numpy (prediction at position i uses w before the i-th update).
