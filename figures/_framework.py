@@ -25,9 +25,9 @@ DistributedDataParallel across the ranks) and only rank 0 writes the cache and t
 What does not live here: the cache (:mod:`figures._store`), atomic writes, provenance and
 the torchrun process group (``icl.checkpoint``, ``icl.distributed``, shared with training runs),
 finding the figure modules (:mod:`figures._discovery`), the :class:`Claim` type and its table
-(:mod:`figures._claims`), the helpers figures share (:mod:`figures._common`), any figure's science, and training itself (``ctx.train`` calls
-``icl.train.train`` on ``runs_root / config_hash(cfg)``, so a run with the same resolved
-config is trained once and reused).
+(:mod:`figures._claims`), the helpers figures share (:mod:`figures._common`), any figure's
+science, and training itself (``ctx.train`` calls ``icl.train.train`` on
+``runs_root / config_hash(cfg)``, so a run with the same resolved config is trained once and reused).
 """
 
 from __future__ import annotations
