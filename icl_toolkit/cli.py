@@ -10,6 +10,10 @@ User errors (bad presets, unknown keys or task names, bad values, corrupted chec
 diverged run) end with one line ``icl <cmd>: error: ...`` on stderr and exit code 2 (or 1 for
 a run that diverged); ``ICL_DEBUG=1`` shows the traceback instead.
 
+The subcommands that need torch (``train``, ``tasks``, ``presets``: configs are validated by
+building their task) import ``icl.config``, ``icl.tasks`` and ``icl.train`` when they run, so
+``icl --help`` and ``icl proofs`` do not wait for torch to load.
+
 Example
 -------
 >>> main(["tasks"])  # doctest: +ELLIPSIS
@@ -29,10 +33,7 @@ from typing import Callable
 import figures
 import proofs
 from icl import evaluate
-from icl.config import config_hash, list_presets, load_config_file, load_preset, parse_overrides
 from icl.errors import CheckpointError, ConfigError, NonFiniteLossError
-from icl.tasks import TASKS
-from icl.train import train
 
 __all__ = ["Command", "COMMANDS", "build_parser", "main"]
 
@@ -67,6 +68,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 def _train_run(args: argparse.Namespace) -> int:
+    from icl.config import config_hash, load_config_file, load_preset, parse_overrides
+    from icl.train import train
+
     overrides = parse_overrides(args.overrides)
     if args.device:
         overrides["train.device"] = args.device
@@ -85,6 +89,8 @@ def _no_args(p: argparse.ArgumentParser) -> None:
 
 
 def _tasks_run(args: argparse.Namespace) -> int:
+    from icl.tasks import TASKS
+
     width = max(len(n) for n in TASKS)
     for name, cls in TASKS.items():
         print(f"{name.ljust(width)}  {cls.description}")
@@ -92,6 +98,8 @@ def _tasks_run(args: argparse.Namespace) -> int:
 
 
 def _presets_run(args: argparse.Namespace) -> int:
+    from icl.config import list_presets, load_preset
+
     names = list_presets()
     width = max(len(n) for n in names)
     for name in names:

@@ -19,13 +19,56 @@ Example
 ['3-nn', 'averaging', 'bayes', 'gd', 'ols']
 """
 
-from ._base import *  # noqa: F401,F403
-from ._base import __all__ as _base_all
-from .linear import *  # noqa: F401,F403
-from .linear import __all__ as _linear_all
-from .nonlinear import *  # noqa: F401,F403
-from .nonlinear import __all__ as _nonlinear_all
-from .classification import *  # noqa: F401,F403
-from .classification import __all__ as _classification_all
+from ._base import (
+    EVAL_DOMAIN,
+    TASKS,
+    TRAIN_DOMAIN,
+    Batch,
+    Streams,
+    Task,
+    as_streams,
+    check_task_config,
+    eval_generator,
+    get_task,
+    make_task,
+    register,
+    train_streams,
+)
+from .linear import (  # importing a class module registers its tasks, in this order
+    POOL_DOMAIN,
+    FinitePool,
+    GaussianMixtureTasks,
+    LinearRegression,
+    LinearTask,
+    LowRank,
+    SignVector,
+    SparseLinear,
+    TaskMixture,
+)
+from .nonlinear import (
+    BASIS_DOMAIN,
+    DecisionTree,
+    FeatureTask,
+    FourierMixture,
+    FourierSeries,
+    HaarFeatures,
+    HaarWavelets,
+    MonomialFeatures,
+    Monomials,
+    ReluNet,
+)
+from .classification import GaussianClasses, LinearClassification
 
-__all__ = [*_base_all, *_linear_all, *_nonlinear_all, *_classification_all]
+__all__ = [
+    # protocol, streams, registry (_base)
+    "Batch", "Streams", "Task", "TASKS", "register", "get_task", "make_task", "check_task_config",
+    "train_streams", "eval_generator", "as_streams", "TRAIN_DOMAIN", "EVAL_DOMAIN",
+    # linear classes
+    "LinearTask", "LinearRegression", "SparseLinear", "SignVector", "LowRank", "GaussianMixtureTasks",
+    "FinitePool", "TaskMixture", "POOL_DOMAIN",
+    # nonlinear classes
+    "FeatureTask", "FourierSeries", "FourierMixture", "HaarFeatures", "HaarWavelets", "MonomialFeatures",
+    "Monomials", "ReluNet", "DecisionTree", "BASIS_DOMAIN",
+    # classification
+    "LinearClassification", "GaussianClasses",
+]  # fmt: skip
