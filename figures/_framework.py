@@ -6,7 +6,7 @@ Every paper figure is one module in this package that defines ``NAME``,
 
     compute(params, ctx) -> dict       # heavy work, cached by a hash of (NAME, params)
     plot(results, params) -> Figure    # no computing here
-    claims(results, params) -> list    # [Claim(name, value, threshold, holds, statement), ...]
+    claims(results, params) -> list    # [Claim(...), ...]: statistic, threshold, subject, controls
 
 :func:`make_figure` resolves a preset, reuses the cached ``compute`` result when the
 hash of ``(NAME, params, VERSION)`` matches (never by file times), plots, and writes
@@ -247,7 +247,7 @@ def make_figure(
     claim_objs = mod.claims(results, params)
     if not isinstance(claim_objs, (list, tuple)) or not all(isinstance(c, Claim) for c in claim_objs):
         raise TypeError(f"{name}.claims must return a list of figures.Claim")
-    claim_dicts = [c.to_dict() for c in claim_objs]
+    claim_dicts = [c.evaluate() for c in claim_objs]
     summary = str(mod.summary(results, params)) if hasattr(mod, "summary") else ""
 
     import matplotlib.pyplot as plt

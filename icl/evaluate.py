@@ -81,6 +81,8 @@ def evaluate_model(model, task, *, n_prompts: int = 1000, n_points: int | None =
 
     - ``curves[name] = (mean, lo, hi)``: :func:`error_curve` normalised by ``E[y^2]``
       for ``"transformer"``, each baseline (``task.baselines()`` plus ``extra``);
+    - ``ys`` (n_prompts, n) and ``preds[name]`` (n_prompts, n): the targets and every
+      predictor's predictions, prompt by prompt (for paired bootstrap intervals);
     - ``divergence[a][b]``: :func:`prediction_divergence` mean per k for every pair;
     - ``ilwd[name]``: per reported k, the mean ``||w_imp(model) - w_imp(name)||^2`` over
       ``n_contexts`` contexts, each probed at ``2 d + 1`` queries (:func:`implicit_weights`);
@@ -119,7 +121,7 @@ def evaluate_model(model, task, *, n_prompts: int = 1000, n_points: int | None =
     divergence = {a: {b: prediction_divergence(preds[a], preds[b], y2).mean for b in names} for a in names}
     ks = report_ks(task.d, n)
     out = {"k": np.arange(n), "report_ks": ks, "names": names, "y2": y2, "n_prompts": n_prompts, "seed": seed,
-           "level": level, "curves": curves, "divergence": divergence}
+           "level": level, "curves": curves, "divergence": divergence, "ys": ys64, "preds": preds}
 
     # implicit weights: contexts from the first prompts, probes from an independent stream
     m = 2 * task.d + 1
