@@ -318,10 +318,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", default="runs", help="folder of trained runs (default runs)")
     parser.add_argument("--force", action="store_true", help="recompute even when cached")
     parser.add_argument("--quiet", action="store_true", help="no progress bars (the claims table is still printed)")
+    parser.add_argument("--publish", action="store_true",
+                        help="copy NAME.png and NAME.json into docs/ after building (the committed results)")
+    parser.add_argument("--gallery", action="store_true",
+                        help="regenerate the README's gallery table from docs/*.json and exit")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Execute ``icl figure`` from parsed arguments; returns the exit code."""
+    if args.gallery:
+        from ._gallery import update_readme
+
+        update_readme("README.md", "docs")
+        print("README.md: gallery table regenerated from docs/*.json")
+        return 0
     if args.list or not args.name:
         figs = list_figures()
         width = max((len(n) for n in figs), default=0)
@@ -331,10 +341,13 @@ def run_from_args(args: argparse.Namespace) -> int:
                   f"{getattr(mod, 'PAPER_GPU_TIME', 'unknown')}]")
         return 0
     kw = dict(out_dir=args.out, force=args.force, progress=not args.quiet, runs_root=args.runs, report=True)
-    if args.name == "all":
-        make_all(args.preset, **kw)
-    else:
-        make_figure(args.name, args.preset, **kw)
+    built = make_all(args.preset, **kw) if args.name == "all" else {args.name: make_figure(args.name, args.preset, **kw)}
+    if args.publish:
+        from ._gallery import publish
+
+        for doc in built.values():
+            for path in publish(doc["name"], args.out, "docs"):
+                print(f"published {path}")
     return 0
 
 

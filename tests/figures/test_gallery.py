@@ -1,0 +1,46 @@
+"""The committed results (docs/*.json) are evidence-shaped, and the README's gallery is generated from them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from figures import Claim
+from figures._gallery import BEGIN, END, gallery_table, publish, update_readme
+
+
+
+def _doc(name: str, claims: list[dict]) -> dict:
+    return {"name": name, "preset": "quick", "claims": claims}
+
+
+def _record(verdict_value: float) -> dict:
+    est = {"model": (verdict_value, verdict_value - 0.01, verdict_value + 0.01), "zero": (1.0, 0.9, 1.1)}
+    return Claim("gap", "gap | at most 0.05", 0.05, "<=", "model", ("zero",), estimates=est).evaluate()
+
+
+def test_gallery_table_and_update(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps(_doc("a", [_record(0.01), _record(0.5)])))
+    table = gallery_table(tmp_path)
+    assert "| `a` | gap \\| at most 0.05 | 0.01 [0, 0.02] | <= 0.05 | ✔ holds | zero 1: fails |" in table
+    assert "✘ fails" in table and "1 figures (quick presets), 2 claims: 1 holds, 1 fails" in table
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{BEGIN}\nold\n{END}\nrest\n")
+    assert not update_readme(readme, tmp_path, check=True)
+    update_readme(readme, tmp_path)
+    assert update_readme(readme, tmp_path, check=True) and readme.read_text().endswith(f"{END}\nrest\n")
+    with pytest.raises(ValueError, match="lacks the gallery markers"):
+        update_readme(tmp_path / "a.json", tmp_path)
+
+
+def test_publish_copies_png_and_json(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "f.png").write_bytes(b"png")
+    (out / "f.json").write_text("{}")
+    copied = publish("f", out, tmp_path / "docs")
+    assert sorted(p.name for p in copied) == ["f.json", "f.png"] and (tmp_path / "docs" / "f.png").read_bytes() == b"png"
+    with pytest.raises(FileNotFoundError, match="build the figure first"):
+        publish("nosuch", out, tmp_path / "docs")
