@@ -97,6 +97,8 @@ _EXPORTS = {
         "GPPosterior",
         "gp_posterior",
         "gp_log_marginal_likelihood",
+        "gp_log_predictive_prefixes",
+        "gp_predictive_moments_prefixes",
     ),
     "mmd": (
         "mmd2",

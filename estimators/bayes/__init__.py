@@ -1,9 +1,12 @@
 """Exact Bayes predictors: priors over regression functions, their posteriors and all-prefix predictions.
 
 Every prior has ``d``, ``sample(n, rng)`` (numpy float64 (n, d)), ``posterior(X, y, noise)``,
-``predict_prefixes(xs, ys, noise)`` (the seam of ``docs/design.md``, batched over prompts) and, for
-mixture-like priors, ``n_components`` and ``weights_prefixes(xs, ys, noise)`` (..., n, C).
-Observation noise is Gaussian with variance ``noise`` (0 allowed).
+``predict_prefixes(xs, ys, noise)`` (the seam of ``docs/design.md``, batched over prompts), the
+posterior predictive of every prefix, ``log_predictive_prefixes(xs, ys, noise)`` (..., n) and
+``predictive_moments_prefixes(xs, ys, noise)`` (mean, variance), and, for mixture-like priors,
+``n_components`` and ``weights_prefixes(xs, ys, noise)`` (..., n, C).
+Observation noise is Gaussian with variance ``noise`` (0 allowed; the log predictive density with
+``noise = 0`` exists only before the task is identified, see ``log_predictive_prefixes``).
 
 ==========================  =========================================  ==========================
 prior                       exact predictor                            source
@@ -25,7 +28,9 @@ estimators (:mod:`estimators.linear`, :mod:`estimators.sparse`), kernels and GPs
 
 Files: :mod:`._gaussian` (the shared prior plumbing, Gaussian and mixture priors),
 :mod:`._discrete` (finite pools, sparse supports, sign vectors), :mod:`._features` (feature
-maps, Fourier series), :mod:`._engine` (the Kalman recursions and chunked logsumexp).
+maps, Fourier series), :mod:`._predictive` (the predictive distribution's methods),
+:mod:`._engine` (the Kalman recursions over chunks) and :mod:`._fold` (the running logsumexp
+folds of chunks).
 """
 
 from ._discrete import FinitePrior, SignPrior, SparsePrior

@@ -54,7 +54,7 @@ class FinitePrior(_Prior):
     def __init__(self, pool: Any, *, chunk_size: int | None = None, memory_budget: int = _DEFAULT):
         fn = "FinitePrior"
         self.pool = np.asarray(to_numpy(check_array(pool, "pool", fn, ndim=2)), dtype=float)
-        self.d, self._k = int(self.pool.shape[1]), 0
+        self.d, self._k, self._rank = int(self.pool.shape[1]), 0, 0
         self.chunk_size, self.memory_budget = _check_memory(chunk_size, memory_budget, fn)
         self._m2 = float(np.mean(np.sum(self.pool**2, axis=1))) / self.d
 
@@ -103,7 +103,7 @@ class SparsePrior(_Prior):
                  memory_budget: int = _DEFAULT):
         fn = "SparsePrior"
         self.d = check_int(d, "d", fn, minimum=1)
-        self.k = self._k = check_int(k, "k", fn, minimum=1)
+        self.k = self._k = self._rank = check_int(k, "k", fn, minimum=1)
         if self.k > self.d:
             raise ValueError(f"{fn}: k must be <= d, got k = {self.k} > d = {self.d}")
         self.scale = check_positive(scale, "scale", fn)
@@ -175,7 +175,7 @@ class SignPrior(_Prior):
         self.scale = check_positive(scale, "scale", fn)
         self.chunk_size, self.memory_budget = _check_memory(chunk_size, memory_budget, fn)
         self.max_components = check_int(max_components, "max_components", fn, minimum=1)
-        self._k, self._m2 = 0, self.scale**2
+        self._k, self._rank, self._m2 = 0, 0, self.scale**2
 
     @property
     def n_components(self) -> int:

@@ -29,15 +29,23 @@ the exact posterior trusts the data to that precision, so float32 *data* (rounde
 can move predictions near the interpolation threshold; prefer float64 data or a small
 noise when comparing noiseless models with the Bayes predictor.
 
+Predictive distribution (``want_predictive``). Before pair i the predictive of y_i is the
+mixture ``sum_c p_c N(y_i; y_hat_c, q_c + s_i)`` with ``q_c = x_i^T S_c x_i`` (0 for a point
+mass), ``s_i`` the (floored) noise variance above and ``p_c`` the softmax of
+``log pi_c + log_ev_c``; each chunk gives its log density ``log sum_c p_c N(..)`` (a logsumexp
+over normalised log weights) and its variance ``sum_c p_c (q_c + (y_hat_c - mean)^2) + sigma^2``
+(``sigma^2`` as given, no floor); chunks are folded by the law of total variance
+(:class:`._fold.RunningPredictive`).
+
 Chunks: on a GPU a chunk is as large as ``memory_budget`` allows; on a CPU it is capped
 so one working array stays near ``CPU_CHUNK_BYTES`` (cache-sized chunks ran 2x faster).
 
-What does not live here: validation and the prior objects (:mod:`estimators.bayes`).
+What does not live here: validation and the prior objects (:mod:`estimators.bayes`), and the
+log-space folds of chunks into running results (:mod:`._fold`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -45,8 +53,8 @@ import array_api_compat
 import numpy as np
 
 from ..validation import library_name
+from ._fold import LOG_2PI, Running, RunningPredictive, chunk_predictive, lse_last
 
-LOG_2PI = math.log(2.0 * math.pi)
 #: Relative noise floor (see the module docstring), by the bit width of the compute dtype.
 FLOOR_RTOL = {64: 1e-13, 32: 1e-6}
 #: Default memory budget (bytes) of one call; priors take ``memory_budget=`` to change it.
@@ -92,21 +100,23 @@ def floor_rtol(xp, dtype) -> float:
     return FLOOR_RTOL[64] if dtype == xp.float64 else FLOOR_RTOL[32]
 
 
-def bytes_per_component(kind: str, batch: int, n: int, d: int, k: int, posterior: bool) -> int:
+def bytes_per_component(kind: str, batch: int, n: int, d: int, k: int, posterior: bool,
+                        predictive: bool = False) -> int:
     """Working memory (bytes, float64) one component of a chunk costs, used to size chunks."""
     if kind == "point":
         per = n * 8 + (d if posterior else 0)
     else:
         per = n * (6 + k) + 6 * k * k + 6 * k + ((d * d + 2 * d) if posterior else 0)
-    return 8 * batch * per
+    return 8 * batch * (per + (6 * n if predictive else 0))
 
 
-def chunk_size_for(kind, n_components, batch, n, d, k, posterior, budget, chunk_size, fn, on_cpu=True) -> int:
+def chunk_size_for(kind, n_components, batch, n, d, k, posterior, budget, chunk_size, fn, on_cpu=True,
+                   predictive=False) -> int:
     """Components per chunk: ``chunk_size`` if given, else as many as ``budget`` bytes allow.
 
     Raises ``ValueError`` before allocating when not even one component fits.
     """
-    per = bytes_per_component(kind, batch, n, d, k, posterior)
+    per = bytes_per_component(kind, batch, n, d, k, posterior, predictive)
     if per > budget:
         raise ValueError(
             f"{fn}: one mixture component needs about {per / 2**20:.1f} MiB for this batch "
@@ -125,54 +135,6 @@ def is_cpu(x: Any) -> bool:
     """Whether ``x`` lives in host memory (numpy, or torch / jax on a CPU device)."""
     dev = array_api_compat.device(x)
     return str(getattr(dev, "type", None) or getattr(dev, "platform", None) or dev).startswith("cpu")
-
-
-def _lse_last(xp, a, normalise=True):
-    """(logsumexp over the last axis, exp(a - max), and their sum); all -inf rows give -inf.
-
-    With ``normalise`` the second output is the softmax and the third is 1.
-    """
-    mx = xp.max(a, axis=-1)
-    mx_safe = xp.where(xp.isfinite(mx), mx, xp.zeros_like(mx))
-    p = xp.exp(a - mx_safe[..., None])
-    tot = xp.sum(p, axis=-1)
-    pos = tot > 0
-    tot_safe = xp.where(pos, tot, xp.ones_like(tot))
-    lse = xp.where(pos, mx_safe + xp.log(tot_safe), xp.full_like(tot, -math.inf))
-    if normalise:
-        return lse, p / tot_safe[..., None], xp.ones_like(tot)
-    return lse, p, tot_safe
-
-
-class Running:
-    """Running logsumexp of chunk log weights with normalised accumulators.
-
-    ``add(L_c, accs_c)`` folds a chunk whose weights sum to ``exp(L_c)`` and whose
-    accumulators are already normalised by that sum; ``accs`` then hold weighted means
-    over all components seen so far.
-    """
-
-    def __init__(self, xp):
-        self.xp, self.L, self.accs = xp, None, None
-
-    def add(self, L, accs):
-        xp = self.xp
-        if self.L is None:
-            self.L, self.accs = L, list(accs)
-            return
-        mx = xp.maximum(self.L, L)
-        mx = xp.where(xp.isfinite(mx), mx, xp.zeros_like(mx))
-        a, b = xp.exp(self.L - mx), xp.exp(L - mx)
-        tot = a + b
-        pos = tot > 0
-        tot_safe = xp.where(pos, tot, xp.ones_like(tot))
-        out = []
-        for old, new in zip(self.accs, accs):
-            shape = tuple(a.shape) + (1,) * (old.ndim - a.ndim)
-            wa, wb = xp.reshape(a / tot_safe, shape), xp.reshape(b / tot_safe, shape)
-            out.append(wa * old + wb * new)
-        self.accs = out
-        self.L = xp.where(pos, mx + xp.log(tot_safe), xp.full_like(tot, -math.inf))
 
 
 def _matvec(xp, S, x):
@@ -201,11 +163,12 @@ def _rank1_update(xp, S, g, Sx):
     return S
 
 
-def _kalman(xp, xs, ys, s_extra, mean, cov, support, need_state=True):
+def _kalman(xp, xs, ys, s_extra, mean, cov, support, need_state=True, need_q=False):
     """Run one chunk of Gaussian components over all points.
 
     xs (B, n, d), ys (B, n), s_extra (B, n); mean (C, k), cov (C, k, k), support (C, k) or None.
-    Returns y_hat (n, B, C), ll_before (n, B, C), ll_total (B, C), m (B, C, k), S (B, C, k, k).
+    Returns y_hat (n, B, C), ll_before (n, B, C), ll_total (B, C), m (B, C, k), S (B, C, k, k)
+    and, with ``need_q``, ``q = max(x_i^T S x_i, 0)`` (n, B, C) (else ``None``).
     The state is kept with the long (B, C) axes last, so every update is an elementwise
     operation over contiguous memory, also for tiny k (sparse supports).
     """
@@ -224,12 +187,15 @@ def _kalman(xp, xs, ys, s_extra, mean, cov, support, need_state=True):
     S = S + xp.permute_dims(cov, (1, 2, 0))[:, :, None, :]
     ll = xp.zeros((B, C), dtype=xs.dtype, device=array_api_compat.device(xs))
     yt, st = xp.permute_dims(ys, (1, 0))[..., None], xp.permute_dims(s_extra, (1, 0))[..., None]  # (n, B, 1)
-    yhats, lls = [], []
+    yhats, lls, qs = [], [], []
     for i in range(n):
         x = xc[i]  # (k, B, C or 1)
         Sx = _matvec(xp, S, x)  # (k, B, C)
         q = xp.sum(Sx * x, axis=0)  # x^T S x, (B, C)
-        s = xp.where(q > 0, q, xp.zeros_like(q)) + st[i]
+        q = xp.where(q > 0, q, xp.zeros_like(q))
+        if need_q:
+            qs.append(q)
+        s = q + st[i]
         yh = xp.sum(m * x, axis=0)  # (B, C)
         r = yt[i] - yh
         yhats.append(yh)
@@ -241,7 +207,7 @@ def _kalman(xp, xs, ys, s_extra, mean, cov, support, need_state=True):
             S = _rank1_update(xp, S, g, Sx)
     m = xp.permute_dims(m, (1, 2, 0))  # (B, C, k)
     S = xp.permute_dims(S, (2, 3, 0, 1))  # (B, C, k, k)
-    return xp.stack(yhats, axis=0), xp.stack(lls, axis=0), ll, m, S
+    return xp.stack(yhats, axis=0), xp.stack(lls, axis=0), ll, m, S, (xp.stack(qs, axis=0) if need_q else None)
 
 
 def _points(xp, xt_w, yt_w, points):
@@ -259,14 +225,16 @@ def _points(xp, xt_w, yt_w, points):
 
 
 def run(xs, ys, noise: float, chunks: Iterable[Chunk], *, m2: float, d_full: int,
-        want_weights: bool = False, want_posterior: bool = False, want_components: bool = False) -> dict:
+        want_weights: bool = False, want_posterior: bool = False, want_components: bool = False,
+        want_predictive: bool = False) -> dict:
     """Fold every chunk into the exact mixture predictions (see the module docstring).
 
     xs (B, n, d) and ys (B, n) in the compute dtype. Returns a dict with ``pred`` (B, n),
     ``log_ev_prefix`` (B, n) (log evidence of the first i pairs) and, on request,
     ``log_weights`` (B, n, C) (normalised log posterior weights before each pair),
     ``mean`` (B, d), ``second`` (B, d, d) (posterior E[w w^T]), ``log_evidence`` (B,),
-    ``final_log_weights`` (B, C), and ``comp_means`` (B, C, d) / ``comp_covs`` (B, C, d, d).
+    ``final_log_weights`` (B, C), ``comp_means`` (B, C, d) / ``comp_covs`` (B, C, d, d), and
+    ``log_predictive`` / ``predictive_var`` (B, n) (the predictive of y_i).
     """
     xp = array_api_compat.array_namespace(xs)
     dev, dt = array_api_compat.device(xs), xs.dtype
@@ -278,7 +246,7 @@ def run(xs, ys, noise: float, chunks: Iterable[Chunk], *, m2: float, d_full: int
     xt_w, yt_w = xt / sq[..., None], yt / sq  # whitened data for point masses
     common = -0.5 * xp.cumulative_sum(LOG_2PI + xp.log(st), axis=0)  # (n, B)
     common_before = xp.concat([xp.zeros_like(common[:1]), common[:-1]], axis=0)
-    pred_run, post_run = Running(xp), Running(xp)
+    pred_run, post_run, pred_dist = Running(xp), Running(xp), RunningPredictive(xp)
     logw_chunks, final_chunks, comp_means, comp_covs = [], [], [], []
     for ch in chunks:
         lp = xp.asarray(ch.log_prior, dtype=dt, device=dev)
@@ -290,10 +258,14 @@ def run(xs, ys, noise: float, chunks: Iterable[Chunk], *, m2: float, d_full: int
             mean = xp.asarray(ch.mean, dtype=dt, device=dev)
             cov = xp.asarray(ch.cov, dtype=dt, device=dev)
             sup = None if ch.support is None else xp.asarray(ch.support, device=dev)
-            yhat, llb, llt, m, S = _kalman(xp, xs, ys, s_extra, mean, cov, sup, need_state=want_posterior)
+            yhat, llb, llt, m, S, q = _kalman(xp, xs, ys, s_extra, mean, cov, sup, want_posterior, want_predictive)
             offset = scale = offset_total = None
         logw = lp + llb  # (n, B, C)
-        L, p, tot = _lse_last(xp, logw, normalise=False)
+        if want_predictive:  # the shared offset of point masses cancels in the softmax; undo the whitening
+            yh, qc = (yhat, q) if offset is None else (yhat * scale[..., None], None)
+            Lc, *rest = chunk_predictive(xp, logw, yh, qc, st, yt, noise)
+            pred_dist.add(Lc if offset is None else Lc + offset, *rest)
+        L, p, tot = lse_last(xp, logw, normalise=False)
         acc = xp.sum(p * yhat, axis=-1) / tot
         if offset is not None:  # point masses: add the shared terms, undo the whitening
             L, acc = L + offset, acc * scale
@@ -303,7 +275,7 @@ def run(xs, ys, noise: float, chunks: Iterable[Chunk], *, m2: float, d_full: int
             logw_chunks.append(logw)
         if want_posterior:
             lwf = lp + llt if offset_total is None else lp + llt + offset_total[:, None]  # (B, C)
-            Lf, pf, _ = _lse_last(xp, lwf)
+            Lf, pf, _ = lse_last(xp, lwf)
             final_chunks.append(lwf)
             if ch.points is not None:
                 mean_c = xp.matmul(pf, P)  # (B, d)
@@ -319,6 +291,9 @@ def run(xs, ys, noise: float, chunks: Iterable[Chunk], *, m2: float, d_full: int
                 comp_means.append(cm)
                 comp_covs.append(cc if cc is not None else xp.zeros(tuple(cm.shape) + (d_full,), dtype=dt, device=dev))
     out = {"pred": xp.permute_dims(pred_run.accs[0], (1, 0)), "log_ev_prefix": xp.permute_dims(pred_run.L, (1, 0))}
+    if want_predictive:
+        _, logp, _, var = pred_dist.parts  # the mean is ``pred``
+        out["log_predictive"], out["predictive_var"] = xp.permute_dims(logp, (1, 0)), xp.permute_dims(var, (1, 0))
     if want_weights:
         allw = xp.concat(logw_chunks, axis=-1) - pred_run.L[..., None]  # (n, B, C)
         out["log_weights"] = xp.permute_dims(allw, (1, 0, 2))

@@ -57,7 +57,8 @@ class FourierFeatures:
 class FeaturePrior:
     """Prior on functions ``f(x) = phi(x)^T a`` with a Gaussian or mixture prior on the coefficients a.
 
-    ``predict_prefixes(xs, ys, noise)`` maps the inputs through ``phi`` and applies the
+    ``predict_prefixes(xs, ys, noise)`` (and ``log_predictive_prefixes``,
+    ``predictive_moments_prefixes``) maps the inputs through ``phi`` and applies the
     coefficient prior's exact predictor (Panwar et al. 2024, section 5). ``d`` is the
     number of coefficients D (``sample`` draws coefficient vectors (n, D));
     ``input_dim`` is the input dimension p when the map declares it.
@@ -122,6 +123,24 @@ class FeaturePrior:
         """Posterior-mean predictions for every prefix, (..., n); see :meth:`GaussianPrior.predict_prefixes`."""
         feats, yw, xp = self._mapped(xs, ys, "FeaturePrior.predict_prefixes")
         return xp.astype(self.prior.predict_prefixes(feats, yw, noise), xs.dtype)
+
+    def log_predictive_prefixes(self, xs: Any, ys: Any, noise: float) -> Any:
+        """``log p(y_k | x_k, first k pairs)`` for every k, (..., n): the coefficient prior's predictive on ``phi(x)``.
+
+        ``log sum_c pi_c(D_k) N(y_k; phi(x_k)^T mu_c, sigma^2 + phi(x_k)^T S_c phi(x_k))`` with the
+        coefficient posterior ``N(mu_c, S_c)`` of each component; see
+        :meth:`GaussianPrior.log_predictive_prefixes` (also for ``noise = 0``). For a Gaussian
+        coefficient prior ``N(0, diag(s))`` this is the GP predictive of the kernel
+        ``k(x, x') = sum_j s_j phi_j(x) phi_j(x')`` (:func:`estimators.kernels.gp_log_predictive_prefixes`).
+        """
+        feats, yw, xp = self._mapped(xs, ys, "FeaturePrior.log_predictive_prefixes")
+        return xp.astype(self.prior.log_predictive_prefixes(feats, yw, noise), xs.dtype)
+
+    def predictive_moments_prefixes(self, xs: Any, ys: Any, noise: float) -> tuple:
+        """Mean and variance of the predictive of y_k for every k, each (..., n); see
+        :meth:`GaussianPrior.predictive_moments_prefixes` (the mean is :meth:`predict_prefixes`)."""
+        feats, yw, xp = self._mapped(xs, ys, "FeaturePrior.predictive_moments_prefixes")
+        return tuple(xp.astype(a, xs.dtype) for a in self.prior.predictive_moments_prefixes(feats, yw, noise))
 
     def weights_prefixes(self, xs: Any, ys: Any, noise: float) -> Any:
         """Posterior component weights for every prefix, (..., n, C), of a mixture coefficient prior."""

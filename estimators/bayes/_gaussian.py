@@ -2,7 +2,8 @@
 
 :class:`_Prior` turns the engine of :mod:`estimators.bayes._engine` into the public
 methods every prior has (``predict_prefixes``, ``posterior``, and for mixture-like
-priors ``weights_prefixes``): validation, flattening of leading batch axes, the compute
+priors ``weights_prefixes``; the predictive distribution's methods come from
+:mod:`._predictive`): validation, flattening of leading batch axes, the compute
 dtype (float64; float32 inputs are upcast and the results cast back) and chunk sizing.
 The remaining priors (finite pool, sparse, sign, feature maps) live in
 :mod:`estimators.bayes`, which is also the public namespace.
@@ -17,6 +18,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import _engine as engine
+from ._predictive import PredictiveMethods
 from ..validation import check_array, check_int, check_nonnegative, check_probability_vector, check_prompt, to_numpy
 
 __all__ = ["GaussianPosterior", "MixturePosterior", "GaussianPrior", "MixturePrior"]
@@ -60,13 +62,18 @@ def _check_memory(chunk_size: Any, memory_budget: Any, fn: str):
     return chunk_size, check_int(memory_budget, "memory_budget", fn, minimum=1)
 
 
-class _Prior(abc.ABC):
-    """Plumbing shared by every prior; subclasses define ``d``, ``_chunks``, ``_m2`` and ``sample``."""
+class _Prior(PredictiveMethods, abc.ABC):
+    """Plumbing shared by every prior; subclasses define ``d``, ``_chunks``, ``_m2`` and ``sample``.
+
+    The predictive distribution (``log_predictive_prefixes``, ``predictive_moments_prefixes``)
+    comes from :class:`._predictive.PredictiveMethods`.
+    """
 
     d: int
     _kind = "gauss"  # "gauss" or "point": sizes chunks
     _k: int  # dimension of one Gaussian component (its support size)
     _mixture = True  # whether weights_prefixes / posterior weights exist
+    _rank: int  # smallest rank of a component's prior covariance (0: point masses); see _predictive
     chunk_size: int | None = None
     memory_budget: int = engine.DEFAULT_MEMORY_BUDGET
 
@@ -100,7 +107,8 @@ class _Prior(abc.ABC):
         B, n, d = (int(s) for s in xw.shape)
         posterior = bool(want.get("want_posterior"))
         size = engine.chunk_size_for(self._kind, self.n_components, B, n, d, self._k, posterior,
-                                     self.memory_budget, self.chunk_size, fn, engine.is_cpu(xw))
+                                     self.memory_budget, self.chunk_size, fn, engine.is_cpu(xw),
+                                     bool(want.get("want_predictive")))
         extra = 8 * B * self.n_components * ((n if want.get("want_weights") else 0) + (1 if posterior else 0))
         if extra > self.memory_budget:
             raise ValueError(
@@ -240,6 +248,7 @@ class GaussianPrior(_Prior):
     def __init__(self, mean: Any, cov: Any):
         self.mean, self.cov, self._factor = _check_gaussian(mean, cov, "GaussianPrior")
         self.d = self._k = int(self.mean.shape[0])
+        self._rank = int(np.linalg.matrix_rank(self.cov, hermitian=True))
         self._m2 = float(np.trace(self.cov) + self.mean @ self.mean) / self.d
 
     @classmethod
@@ -311,6 +320,7 @@ class MixturePrior(_Prior):
         if self.weights.shape[0] != len(components):
             raise ValueError(f"{fn}: got {len(components)} components but {self.weights.shape[0]} weights")
         self.components, self.d, self._k = components, d, d
+        self._rank = min(c._rank for c, p in zip(components, self.weights) if p > 0)
         self.chunk_size, self.memory_budget = _check_memory(chunk_size, memory_budget, fn)
         self._means = np.stack([c.mean for c in components])
         self._covs = np.stack([c.cov for c in components])

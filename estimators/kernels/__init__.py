@@ -4,8 +4,8 @@ Kernel objects (:mod:`._functions`) are small frozen callables ``k(X, Y) -> K`` 
 jax arrays, shared with the MMD tests (:mod:`estimators.mmd`) and KRR-ST (:mod:`estimators.distill`).
 Kernel ridge (:mod:`._ridge`): ``alpha = (K + lam I)^{-1} y``, ``f(x) = k(x, X) alpha`` (Saunders,
 Gammerman & Vovk 1998), fitted for one prompt or for every prefix of a prompt. GP regression
-(:mod:`._gp`): the posterior mean equals kernel ridge with ``lam = noise_var`` (Rasmussen &
-Williams 2006, section 2.2).
+(:mod:`._gp`): the posterior mean equals kernel ridge with ``lam = noise_var``, and the posterior
+predictive of every prefix comes from the same factor (Rasmussen & Williams 2006, section 2.2).
 """
 
 from ._functions import (
@@ -19,7 +19,13 @@ from ._functions import (
     median_heuristic,
     squared_distances,
 )
-from ._gp import GPPosterior, gp_log_marginal_likelihood, gp_posterior
+from ._gp import (
+    GPPosterior,
+    gp_log_marginal_likelihood,
+    gp_log_predictive_prefixes,
+    gp_posterior,
+    gp_predictive_moments_prefixes,
+)
 from ._ridge import KernelRidgeParams, kernel_ridge_fit, kernel_ridge_predict, kernel_ridge_prefixes
 
 __all__ = [
@@ -39,4 +45,6 @@ __all__ = [
     "GPPosterior",
     "gp_posterior",
     "gp_log_marginal_likelihood",
+    "gp_log_predictive_prefixes",
+    "gp_predictive_moments_prefixes",
 ]

@@ -1,8 +1,11 @@
-"""Gaussian-process regression: the posterior of the latent function and the log marginal likelihood.
+"""Gaussian-process regression: the posterior of the latent function, the log marginal likelihood,
+and the posterior predictive of every prefix of a prompt.
 
 With kernel ``k`` and noise variance ``noise_var`` (Rasmussen & Williams 2006, algorithm 2.1):
 ``L = chol(K + noise_var I)``, ``mean = K_q^T (K + noise_var I)^{-1} y`` and
 ``var = k(x_q, x_q) - ||L^{-1} k_q||^2``; kernel ridge with ``lam = noise_var`` has the same mean.
+The all-prefix predictive (``gp_log_predictive_prefixes``, ``gp_predictive_moments_prefixes``)
+follows the seam of ``docs/design.md`` with one Cholesky factor for all prefixes.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ..validation import check_fit_data, check_nonnegative, check_queries, solve_triangular
-from ._ridge import _add_diag, _cholesky, _gram
+from ..validation import _is_traced, check_fit_data, check_nonnegative, check_prompt, check_queries
+from ..validation import solve_triangular, to_numpy
+from ._ridge import _add_diag, _cholesky, _eps, _gram, _try_cholesky
 
-__all__ = ["GPPosterior", "gp_posterior", "gp_log_marginal_likelihood"]
+__all__ = ["GPPosterior", "gp_posterior", "gp_log_marginal_likelihood", "gp_log_predictive_prefixes",
+           "gp_predictive_moments_prefixes"]
 
 
 def _posterior_parts(X, y, kernel, noise_var, fn):
@@ -103,3 +108,122 @@ def gp_log_marginal_likelihood(X: Any, y: Any, kernel: Any, noise_var: float) ->
     n = X.shape[-2]
     logdet_half = xp.sum(xp.log(xp.linalg.diagonal(L)), axis=-1)
     return -0.5 * xp.sum(z[..., 0] * z[..., 0], axis=-1) - logdet_half - 0.5 * n * math.log(2 * math.pi)
+
+
+# All prefixes: the sequential conditionals of y ~ N(0, K + s^2 I) from its Cholesky factor.
+
+
+def _prefix_factor(xs, ys, kernel, noise_var, fn, *, density):
+    """``L = chol(K + s^2 I)`` and ``z = L^{-1} y`` (..., n) for a prompt.
+
+    With ``density`` and ``noise_var = 0`` a point-mass predictive (a pivot ``L_kk^2`` at the
+    rounding level of the factorisation, or a factorisation that fails) raises ``ValueError``.
+    """
+    xp = check_prompt(xs, ys, fn)
+    noise_var = check_nonnegative(noise_var, "noise_var", fn)
+    A = _add_diag(xp, _gram(xp, kernel, xs, fn), noise_var)
+    if density and noise_var == 0 and not _is_traced(A):
+        L, ok = _try_cholesky(xp, A)
+        n = A.shape[-1]
+        top = to_numpy(xp.max(xp.linalg.diagonal(A), axis=-1)) if ok else None
+        tol = None if top is None else 100 * n * _eps(A.dtype) * top[..., None]
+        if not ok or bool((to_numpy(xp.linalg.diagonal(L)) ** 2 <= tol).any()):
+            raise ValueError(
+                f"{fn}: with noise_var = 0 the kernel matrix K = kernel(xs, xs) is singular (or indefinite) for "
+                "some prompt: an earlier prefix determines some y_k exactly (a repeated input, or more points than "
+                "the kernel's rank), so its predictive is a point mass with no log density; pass noise_var > 0"
+            )
+    else:
+        L = _cholesky(xp, A, fn, what="K + noise_var I")
+    return xp, L, solve_triangular(xp, L, ys[..., None], lower=True)[..., 0]
+
+
+def gp_log_predictive_prefixes(xs: Any, ys: Any, kernel: Any, noise_var: float) -> Any:
+    """GP posterior predictive log density of y_k given x_k and the first k points, for every k.
+
+    ``out[..., k] = log N(y_k; mean_k, var_k + s^2)`` with ``mean_k``, ``var_k`` the posterior of
+    ``f(x_k)`` given ``(x_i, y_i)_{i<k}`` under ``f ~ GP(0, k)`` and noise variance ``s^2 =
+    noise_var`` (Rasmussen & Williams 2006, eqs. 2.23-2.24). One Cholesky factor serves every
+    prefix: with ``K + s^2 I = L L^T`` and ``z = L^{-1} y``, ``y = L z`` gives
+    ``y_k | y_{<k} ~ N(sum_{i<k} L_ki z_i, L_kk^2)``, so::
+
+        out[..., k] = -log(2 pi) / 2 - log L_kk - z_k^2 / 2
+
+    and ``sum_k out[..., k]`` is the log marginal likelihood (:func:`gp_log_marginal_likelihood`).
+    Cost: one O(n^3) factorisation for all n prefixes.
+
+    Parameters
+    ----------
+    xs : array of shape (..., n, p)
+    ys : array of shape (..., n)
+    kernel : callable
+        ``kernel(X, Y) -> (..., n, m)``, e.g. :class:`GaussianKernel`.
+    noise_var : float, >= 0
+
+    Returns
+    -------
+    array of shape (..., n), in the input's library, dtype and device.
+
+    Raises
+    ------
+    ValueError
+        If ``noise_var < 0`` or the shapes disagree; if ``noise_var = 0`` and the predictive of
+        some y_k is a point mass: K singular (a repeated input, or more points than the kernel's
+        rank, e.g. a linear kernel on p features after p points), detected as a failed
+        factorisation or a pivot ``L_kk^2 <= 100 n eps max_i K_ii`` (the rounding level).
+
+    References
+    ----------
+    Rasmussen & Williams 2006, section 2.2 (predictive distribution) and Algorithm 2.1;
+    Müller et al. 2022, "Transformers Can Do Bayesian Inference", section 5 (the GP posterior
+    predictive as the reference a prior-fitted network is compared with, in nats).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from estimators.kernels import LinearKernel
+    >>> xs = np.array([[1.0], [1.0]]); ys = np.array([0.0, 0.0])
+    >>> lp = gp_log_predictive_prefixes(xs, ys, LinearKernel(), noise_var=1.0)  # N(0, 2), then N(0, 1.5)
+    >>> bool(np.allclose(lp, -0.5 * np.log(2 * np.pi * np.array([2.0, 1.5]))))
+    True
+    """
+    fn = "gp_log_predictive_prefixes"
+    xp, L, z = _prefix_factor(xs, ys, kernel, noise_var, fn, density=True)
+    return -0.5 * math.log(2 * math.pi) - xp.log(xp.linalg.diagonal(L)) - 0.5 * z * z
+
+
+def gp_predictive_moments_prefixes(xs: Any, ys: Any, kernel: Any, noise_var: float) -> tuple:
+    """Mean and variance of the GP posterior predictive of y_k given the first k points, for every k.
+
+    ``mean[..., k] = sum_{i<k} L_ki z_i`` (kernel ridge with ``lam = noise_var``,
+    :func:`kernel_ridge_prefixes`) and ``var[..., k] = L_kk^2 = k(x_k, x_k) + s^2 -
+    k_k^T (K_{<k} + s^2 I)^{-1} k_k``, from ``K + s^2 I = L L^T`` and ``z = L^{-1} y``
+    (notation of :func:`gp_log_predictive_prefixes`). With ``noise_var = 0`` and a singular K
+    the factorisation warns and adds a small diagonal jitter, as kernel ridge does.
+
+    Parameters
+    ----------
+    xs : array of shape (..., n, p)
+    ys : array of shape (..., n)
+    kernel : callable
+    noise_var : float, >= 0
+
+    Returns
+    -------
+    mean, var : arrays of shape (..., n)
+
+    References
+    ----------
+    Rasmussen & Williams 2006, section 2.2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from estimators.kernels import LinearKernel
+    >>> mean, var = gp_predictive_moments_prefixes(np.ones((2, 1)), np.array([2.0, 0.0]), LinearKernel(), 1.0)
+    >>> mean, var
+    (array([0., 1.]), array([2. , 1.5]))
+    """
+    xp, L, z = _prefix_factor(xs, ys, kernel, noise_var, "gp_predictive_moments_prefixes", density=False)
+    d = xp.linalg.diagonal(L)
+    return xp.matmul(xp.tril(L, k=-1), z[..., None])[..., 0], d * d
