@@ -26,6 +26,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from estimators.bayes import GaussianPrior, MixturePrior, SignPrior, SparsePrior
+from estimators.validation import to_numpy
 
 
 def closed_form_prefixes(mus, covs, log_pi, xs, ys, noise):
@@ -106,8 +107,6 @@ def main(argv=None):
         xs, ys = data(prior, B, n, noise, 0)
         fast, t_fast = timed(lambda: prior.predict_prefixes(to_device(xs, dev), to_device(ys, dev), noise), repeat=5)
         slow, t_slow = timed(lambda: closed_form_prefixes(mus, covs, log_pi, xs, ys, noise), repeat=2)
-        from estimators.validation import to_numpy
-
         diff = float(np.max(np.abs(to_numpy(fast) - slow)))
         rows.append((name, f"{t_fast:.3f} s", f"{t_slow:.3f} s", f"{t_slow / t_fast:.0f}x", f"{diff:.1e}"))
 
@@ -115,8 +114,6 @@ def main(argv=None):
         sparse = SparsePrior(d, 3)
         xs, ys = data(sparse, B, n, 0.0, 1)
         pred, t = timed(lambda: sparse.predict_prefixes(to_device(xs, dev), to_device(ys, dev), 0.0))
-        from estimators.validation import to_numpy
-
         err = np.mean((to_numpy(pred) - ys) ** 2, axis=0)
         rows.append((f"sparse k=3 ({sparse.n_components} supports), noiseless", f"{t:.2f} s", "", "",
                      f"MSE at k=3,6,12: {err[3]:.2f}, {err[6]:.1e}, {err[12]:.1e}"))
@@ -126,8 +123,6 @@ def main(argv=None):
         sign = SignPrior(sd, sd**-0.5, memory_budget=(2**33 if dev == "cuda" else 2**30))
         xs, ys = data(sign, B, n, 0.0, 2)
         pred, t = timed(lambda: sign.predict_prefixes(to_device(xs, dev), to_device(ys, dev), 0.0))
-        from estimators.validation import to_numpy
-
         err = np.mean((to_numpy(pred) - ys) ** 2, axis=0)
         rows.append((f"sign d={sd} ({sign.n_components} vectors), noiseless", f"{t:.2f} s", "", "",
                      f"MSE at k=1,{sd // 2},{sd}: {err[1]:.2f}, {err[sd // 2]:.1e}, {err[sd]:.1e}"))

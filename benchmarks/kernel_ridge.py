@@ -11,7 +11,7 @@ Gaussian kernel and predicted at q query points. This script times, in one proce
 and prints wall-clock and process CPU times (best of ``--repeat`` for the batched versions;
 CPU time is the fair measure on a shared machine, run with ``OMP_NUM_THREADS=1``),
 speed-ups and the largest difference between the predictions.
-The target (issue 9) is >= 20x over the scikit-learn loop for B = 1000, n = 100.
+The target is >= 20x over the scikit-learn loop for B = 1000, n = 100.
 
 Run: ``python -m benchmarks.kernel_ridge [--problems 1000 --points 100 --dim 5]``.
 """

@@ -1,6 +1,6 @@
 """MMD permutation test: this toolkit vs hyppo vs a per-permutation numpy loop (CPU, one run).
 
-Setting (issue 8): n = m = 500 points in d = 10, Gaussian kernel with the median-heuristic
+Setting: n = m = 500 points in d = 10, Gaussian kernel with the median-heuristic
 bandwidth, 1000 permutations, unbiased MMD^2. Three implementations on the same data:
 
 - ``estimators.permutation_test``: the pooled kernel once, all permuted statistics from one
@@ -97,7 +97,7 @@ def main(argv=None) -> dict:
         rows["hyppo MMD().test"] = _time(run_hyppo, max(1, min(args.repeats, 1)))
 
     base = rows["icl-toolkit permutation_test"][0]
-    print(f"\n| implementation | time (s) | p-value | slower than icl-toolkit |")
+    print("\n| implementation | time (s) | p-value | slower than icl-toolkit |")
     print("|---|---|---|---|")
     for name, (t, p) in rows.items():
         print(f"| {name} | {t:.3f} | {p:.4f} | {t / base:.1f}x |")
