@@ -48,6 +48,8 @@ _EXPORTS = {
         "lasso_prefixes",
         "lasso_objective",
         "lasso_weights_prefixes",
+        "linf_min",
+        "linf_min_prefixes",
     ),
     "bayes": (
         "GaussianPosterior",

@@ -11,10 +11,12 @@ prefixes of all prompts run as one sweep over the prefix length: the Gram statis
 one point and every prompt's search starts from its previous prefix's solution, so a prefix
 costs a few batched solves. Each answer is certified by its duality gap (scikit-learn's stopping
 rule); the rare problem feature-sign search hands back (degenerate data) is finished by proximal
-gradient and coordinate descent (:mod:`._iterative`). What does not live here:
+gradient and coordinate descent (:mod:`._iterative`). L-infinity minimisation (:mod:`._linf`),
+the proxy for sign vectors, is a linear program per prefix. What does not live here:
 the exact Bayes predictor for the k-sparse prior, :class:`estimators.bayes.SparsePrior`.
 """
 
 from ._lasso import lasso, lasso_objective, lasso_prefixes, lasso_weights_prefixes
+from ._linf import linf_min, linf_min_prefixes
 
-__all__ = ["lasso", "lasso_prefixes", "lasso_objective", "lasso_weights_prefixes"]
+__all__ = ["lasso", "lasso_prefixes", "lasso_objective", "lasso_weights_prefixes", "linf_min", "linf_min_prefixes"]

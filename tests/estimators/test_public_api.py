@@ -14,7 +14,8 @@ import estimators
 TOPICS = {
     "linear": ["ols", "ridge", "gd", "averaging", "knn_predict",
                "ols_prefixes", "ridge_prefixes", "gd_prefixes", "averaging_prefixes", "knn_prefixes"],
-    "sparse": ["lasso", "lasso_prefixes", "lasso_objective", "lasso_weights_prefixes"],
+    "sparse": ["lasso", "lasso_prefixes", "lasso_objective", "lasso_weights_prefixes", "linf_min",
+               "linf_min_prefixes"],
     "bayes": ["GaussianPosterior", "MixturePosterior", "GaussianPrior", "MixturePrior", "FinitePrior",
               "SparsePrior", "SignPrior", "FeaturePrior", "FourierFeatures", "fourier_mixture_prior"],
     "classify": ["GaussianNBParams", "BernoulliNBParams", "LogisticParams", "gaussian_nb_fit",
