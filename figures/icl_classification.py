@@ -14,14 +14,19 @@ predictor gives class probabilities for each prefix (the ``predict_prefixes`` se
 the transformer (softmax of its read-out), Gaussian naive Bayes (pooled variance, uniform
 priors as the task draws labels, ``var_smoothing`` 0.01 so two-point prefixes stay finite),
 L2 logistic regression (C = 1, penalised intercept, all prefixes in one batched Newton
-solve), and on ``gaussian-classes`` the exact Bayes classifier. Panels: accuracy and log-loss
-against the number of in-context examples k, with normal 95% bands over prompts.
+solve), and on ``gaussian-classes`` the exact Bayes classifier. Two controls are scored the
+same way: ``prior``, which ignores the context and predicts the uniform class distribution,
+and ``transformer-shuffled``, the same transformer given each prompt's context labels permuted
+within the prompt (``default_rng([1000 + seed, 0x7368])``), so the pairs carry no information
+about the query's label. Panels: accuracy and log-loss against the number of in-context
+examples k, with normal 95% bands over prompts.
 
-Claims (measured at the last prefix, k = n - 1):
+Claims (95% paired-bootstrap intervals over evaluation prompts; the controls on the same resamples):
 
-- gaussian-classes: the transformer's log-loss is within 0.1 nats of the exact Bayes classifier's;
-- gaussian-classes and linear-classification: its accuracy is at least logistic regression's
-  minus 0.02.
+- gaussian-classes: at the last prefix (k = n - 1) the transformer's log-loss exceeds the exact
+  Bayes classifier's by at most 0.1 nats (controls: ``prior``, ``transformer-shuffled``);
+- gaussian-classes and linear-classification: at the last prefix the transformer's accuracy is
+  at least logistic regression's minus 0.02 (controls: ``prior``, ``transformer-shuffled``).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from figures._common import load_run, run_config as _run_config
 NAME = "icl-classification"
 DESCRIPTION = "in-context classification: transformer vs naive Bayes, logistic regression, exact Bayes (Zheng 2023)"
 PAPER_GPU_TIME = "not measured here (no GPU); estimate: about 1 h per run on one A100-class GPU, 2 runs of 100k steps"
-VERSION = 1
+VERSION = 2  # 2: per-prompt log-probabilities stored (bootstrap intervals), prior and label-shuffled controls
 
 TASKS = ("gaussian-classes", "linear-classification")
 _GAUSS = {"n_classes": 2, "mean_scale": 1.0, "var_low": 0.5, "var_high": 2.0, "shared": True}
@@ -53,7 +58,8 @@ PRESETS = {
               "run": {"train.steps": 100000}, "eval_prompts": 10000},
 }  # fmt: skip
 
-NAMES = ("transformer", "naive-bayes", "logistic", "bayes")
+NAMES = ("transformer", "naive-bayes", "logistic", "bayes", "prior", "transformer-shuffled")
+SHUFFLE_DOMAIN = 0x7368  # "sh": the stream that permutes the context labels of the shuffled control
 
 
 def run_config(params: dict, task: str):
@@ -90,6 +96,17 @@ def score(log_probs: dict, ys: np.ndarray) -> dict:
     return out
 
 
+def shuffle_labels(ys: np.ndarray, seed: int) -> np.ndarray:
+    """Each prompt's labels permuted within the prompt: (B, n) -> (B, n), same label counts per prompt.
+
+    >>> ys = np.array([[0, 0, 1, 1, 1]])
+    >>> sorted(shuffle_labels(ys, 0)[0].tolist())
+    [0, 0, 1, 1, 1]
+    """
+    perm = np.argsort(np.random.default_rng([seed, SHUFFLE_DOMAIN]).random(ys.shape), axis=1)
+    return np.take_along_axis(ys, perm, axis=1)
+
+
 def compute(params: dict, ctx) -> dict:
     import torch
 
@@ -105,8 +122,12 @@ def compute(params: dict, ctx) -> dict:
         batch = task.sample(params["eval_prompts"], cfg.task.n_points, eval_generator(1000 + ctx.seed))
         xs, ys = batch.xs.double().numpy(), batch.ys.numpy()
         logits = model.predict_prefixes(batch.xs, batch.ys.float()).double()
+        shuffled = shuffle_labels(ys, 1000 + ctx.seed)
+        logits_shuffled = model.predict_prefixes(batch.xs, torch.as_tensor(shuffled).float()).double()
         log_probs = {
             "transformer": torch.log_softmax(logits, dim=-1).numpy(),
+            "transformer-shuffled": torch.log_softmax(logits_shuffled, dim=-1).numpy(),
+            "prior": np.full(xs.shape[:2] + (C,), -np.log(C)),
             "naive-bayes": gaussian_nb_prefixes(xs, ys, n_classes=C, shared_variance=True, var_smoothing=0.01,
                                                 priors=np.full(C, 1.0 / C), log=True),
             "logistic": logistic_prefixes(xs, ys, 1.0, n_classes=C, log=True),
@@ -117,7 +138,7 @@ def compute(params: dict, ctx) -> dict:
                 xs, ys, n_classes=C, mean_scale=g["mean_scale"], var_low=g["var_low"], var_high=g["var_high"],
                 shared=g["shared"], log=True)  # fmt: skip
         out[task_name] = {"k": np.arange(cfg.task.n_points), "names": list(log_probs), "run_dir": str(run_dir),
-                          "scores": score(log_probs, ys)}  # fmt: skip
+                          "scores": score(log_probs, ys), "ys": ys, "log_probs": log_probs}  # fmt: skip
     return out
 
 
@@ -125,20 +146,35 @@ def _last(results: dict, task: str, name: str, metric: str) -> float:
     return float(np.asarray(results[task]["scores"][name][metric][0])[-1])
 
 
+def _per_prompt(r: dict) -> tuple[dict, dict]:
+    """Per prompt (B, n): the log-probability of the true label and whether the most probable class is it."""
+    ys = np.asarray(r["ys"])
+    lp = {name: np.asarray(v, float) for name, v in r["log_probs"].items()}
+    picked = {name: np.take_along_axis(v, ys[..., None], axis=-1)[..., 0] for name, v in lp.items()}
+    correct = {name: (v.argmax(-1) == ys).astype(float) for name, v in lp.items()}
+    return picked, correct
+
+
 def claims(results: dict, params: dict) -> list:
     out = []
     if "gaussian-classes" in results:
-        gap = _last(results, "gaussian-classes", "transformer", "log_loss") - _last(
-            results, "gaussian-classes", "bayes", "log_loss")
-        out.append(Claim("gaussian_logloss_gap_to_bayes_at_last_k", gap, 0.1, bool(gap <= 0.1),
-                         "gaussian-classes: at the last prefix the transformer's log-loss is within 0.1 nats of the "
-                         "exact Bayes classifier's"))  # fmt: skip
+        picked, _ = _per_prompt(results["gaussian-classes"])
+        loss_last = {name: -v[:, -1] for name, v in picked.items()}
+        n_units = len(loss_last["bayes"])
+        out.append(Claim(
+            "gaussian_logloss_gap_to_bayes_at_last_k", "gaussian-classes: at the last prefix the log-loss exceeds the "
+            "exact Bayes classifier's by at most 0.1 nats", threshold=0.1, direction="<=", subject="transformer",
+            controls=("prior", "transformer-shuffled"), n_units=n_units,
+            statistic=lambda label, idx: float(loss_last[label][idx].mean() - loss_last["bayes"][idx].mean())))
     for task in TASKS:
         if task in results:
-            diff = _last(results, task, "transformer", "accuracy") - _last(results, task, "logistic", "accuracy")
-            out.append(Claim(f"{task}_accuracy_minus_logistic_at_last_k", diff, -0.02, bool(diff >= -0.02),
-                             f"{task}: at the last prefix the transformer's accuracy is at least logistic "
-                             "regression's minus 0.02"))  # fmt: skip
+            _, correct = _per_prompt(results[task])
+            acc_last = {name: v[:, -1] for name, v in correct.items()}
+            out.append(Claim(
+                f"{task}_accuracy_minus_logistic_at_last_k", f"{task}: at the last prefix the accuracy is at least "
+                "logistic regression's minus 0.02", threshold=-0.02, direction=">=", subject="transformer",
+                controls=("prior", "transformer-shuffled"), n_units=len(acc_last["logistic"]),
+                statistic=lambda label, idx, a=acc_last: float(a[label][idx].mean() - a["logistic"][idx].mean())))
     return out
 
 
@@ -156,7 +192,8 @@ def plot(results: dict, params: dict):
 
     tasks = list(results)
     fig, axes = plt.subplots(len(tasks), 2, figsize=(10, 3.4 * len(tasks)), squeeze=False)
-    styles = {"transformer": "C3-", "naive-bayes": "C0--", "logistic": "C2-.", "bayes": "k:"}
+    styles = {"transformer": "C3-", "naive-bayes": "C0--", "logistic": "C2-.", "bayes": "k:", "prior": "C7:",
+              "transformer-shuffled": "C1:"}
     for row, task in enumerate(tasks):
         r = results[task]
         k = np.asarray(r["k"])
