@@ -36,6 +36,7 @@ LEMMA_MODULES = [
     "naive_bayes_logistic",
     "mmd_unbiased",
     "kalman_evidence",
+    "mixture_predictive",
 ]
 
 

@@ -25,9 +25,9 @@ def _result(name: str) -> Result:
     return _RESULTS[name]
 
 
-def test_all_eleven_lemmas_of_the_issue_are_registered():
-    assert len(LEMMA_MODULES) == 11
-    assert len(set(LEMMA_MODULES)) == 11
+def test_all_twelve_lemmas_of_the_issues_are_registered():
+    assert len(LEMMA_MODULES) == 12
+    assert len(set(LEMMA_MODULES)) == 12
 
 
 @pytest.mark.parametrize("name", LEMMA_MODULES)
@@ -115,6 +115,8 @@ def test_a_lemma_built_on_the_wrong_penalty_is_reported_as_failed_and_main_exits
         ("naive_bayes_logistic", lambda m: m.log_odds_are_linear(shared_variance=False, d=1, n_classes=2)),
         ("mmd_unbiased", lambda m: m.estimator_is_unbiased("biased", 2, 2)),
         ("kalman_evidence", lambda m: m.kalman_matches_batch(lambda xSx: xSx, dimensions=((1, 2),))),
+        ("mixture_predictive", lambda m: m.predictive_weights_are(lambda pi, Z: list(pi))),
+        ("mixture_predictive", lambda m: m.evidence_factorises(((1, 1),), extra_variance=m.sigma**2)),
     ],
 )
 def test_wrong_variant_of_each_lemma_fails(module, call):
