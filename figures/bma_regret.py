@@ -12,22 +12,34 @@ most log |Z| / t.
 
 The class here is a finite task pool (``finite-pool``: M tasks w_m ~ N(0, I_d), noise
 sigma^2 > 0), so p(y | z, x) = N(y; x^T w_z, sigma^2) and BMA is exact
-(:meth:`estimators.bayes.FinitePrior.weights_prefixes`). z* is the task that generated the
-prompt (the bound is nearly attained once the posterior concentrates, so z* is taken as the
-float64 pool member, not the float32 copy in the batch). The transformer is trained with
-squared loss and gives a point prediction f_t; its
-predictive is taken to be N(f_t, s_t^2) with s_t^2 its own mean squared error at position t
-on separate calibration prompts (``eval_generator(2000 + seed)``), a stated modelling choice.
+(:meth:`estimators.bayes.FinitePrior.log_predictive_prefixes`). z* is the task that generated
+the prompt (taken as the float64 pool member, not the float32 copy in the batch: the bound is
+nearly attained once the posterior concentrates).
 
-Claims: the BMA regret stays below log |Z| on every evaluation prompt and every t (the
-theorem; a check of the estimator), and the transformer's mean cumulative regret at the end
-of the prompt is below log |Z| (it approaches BMA).
+The transformer is trained with squared loss and gives a point prediction f_t, not a
+distribution. Its predictive is taken to be N(f_t, s_t^2), with s_t^2 its own mean squared error
+at position t on separate calibration prompts (``eval_generator(2000 + seed)``). Such a
+Gaussian-wrapped point predictor cannot reach the log|Z| bound: the exact posterior mean of the
+pool (dMMSE, Raventos et al. 2023) wrapped the same way has a mean regret of about 1.8 log|Z|
+at t = 21 in the quick setting (the BMA predictive is a mixture, sharply peaked once the task
+is identified, which no single Gaussian with an averaged variance matches). So the transformer
+is compared with the dMMSE *under the same wrapping*, which is the comparison the claim can make.
+
+Claims (95% paired-bootstrap intervals over evaluation prompts, ``eval_generator(1000 + seed)``):
+
+- ``kind="check"`` (the theorem; it can fail only through a bug): the largest cumulative regret
+  of exact BMA over every prompt and every t is at most log|Z|; controls that must violate it:
+  ``single-task`` (the predictive N(x^T w_1, sigma^2) of one fixed pool member) and
+  ``bma-overconfident`` (BMA computed with the noise variance misspecified as sigma^2 / 10);
+- evidence: at t = n the transformer's mean cumulative regret exceeds that of the dMMSE under
+  the same Gaussian wrapping by at most log|Z| / 2 (half the BMA bound); controls, wrapped the
+  same way: ridge with the Bayes penalty of the Gaussian prior the pool was drawn from
+  (lam = sigma^2, the predictor for fresh tasks) and the zero predictor.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
 from figures import Claim
 from figures._common import eval_prompts, load_run, model_preds, resolve_runs, run_config
@@ -36,7 +48,7 @@ NAME = "bma-regret"
 DESCRIPTION = "finite concept class: cumulative log-loss regret of BMA vs the log|Z| bound, and of a transformer"
 PAPER_GPU_TIME = ("not measured (no GPU was available); estimate about 2 h on one H100: one 200k-step 8-layer "
                   "width-128 run at an assumed ~35 steps/s")
-VERSION = 1
+VERSION = 2  # 2: per-prompt regrets, Gaussian-wrapped dMMSE / ridge / zero, exact BMA from the prior, check controls
 
 PRESETS = {
     "tiny": {"seed": 0, "eval_prompts": 64, "runs": {"pool": ["finite-pool-quick", {
@@ -51,6 +63,9 @@ PRESETS = {
     "paper": {"seed": 0, "eval_prompts": 10000, "runs": {"pool": ["finite-pool-paper", {
         "task.n_points": 41, "model.n_positions": 41, "train.steps": 200000}]}},
 }
+EXACT = ("bma", "single-task", "bma-overconfident")  # predictive densities of the class (no wrapping)
+WRAPPED = ("transformer", "dmmse", "ridge", "zero")  # point predictors wrapped as N(f_t, s_t^2)
+OVERCONFIDENCE = 10.0  # bma-overconfident: BMA with the noise variance divided by this
 
 
 def resolve(params: dict) -> dict:
@@ -66,19 +81,21 @@ def gaussian_logpdf(y, mean, var):
     return -0.5 * (np.log(2 * np.pi * var) + (np.asarray(y) - mean) ** 2 / var)
 
 
-def bma_log_predictive(pool: np.ndarray, xs: np.ndarray, ys: np.ndarray, noise: float) -> np.ndarray:
-    """log p_BMA(y_t | first t pairs, x_t) for every t, shape (P, n), uniform prior over ``pool`` (M, d).
+def log_predictives(prior, xs: np.ndarray, ys: np.ndarray, noise: float) -> dict[str, np.ndarray]:
+    """log p(y_t | first t pairs, x_t), shape (P, n), of exact BMA and of the two check controls.
 
-    Uses the running log posterior sum_{i<t} log N(y_i; x_i^T w_m, sigma^2) normalised with logsumexp.
+    ``bma``: the posterior predictive of the pool (``prior.log_predictive_prefixes``);
+    ``bma-overconfident``: the same with noise ``sigma^2 / OVERCONFIDENCE``; ``single-task``:
+    N(x^T w_1, sigma^2) for the first pool member, whatever the context.
     """
-    means = np.einsum("pnd,md->pnm", xs, pool)  # (P, n, M)
-    loglik = gaussian_logpdf(ys[..., None], means, noise)  # (P, n, M)
-    past = np.concatenate([np.zeros_like(loglik[:, :1]), np.cumsum(loglik, axis=1)[:, :-1]], axis=1)
-    log_post = past - logsumexp(past, axis=-1, keepdims=True)
-    return logsumexp(log_post + loglik, axis=-1)
+    return {"bma": np.asarray(prior.log_predictive_prefixes(xs, ys, noise), dtype=np.float64),
+            "bma-overconfident": np.asarray(prior.log_predictive_prefixes(xs, ys, noise / OVERCONFIDENCE),
+                                            dtype=np.float64),
+            "single-task": gaussian_logpdf(ys, xs @ np.asarray(prior.pool[0], dtype=np.float64), noise)}
 
 
 def compute(params: dict, ctx) -> dict:
+    from estimators import ridge_prefixes
     from icl.tasks import make_task
 
     (preset, overrides), = params["runs"].values()
@@ -89,85 +106,117 @@ def compute(params: dict, ctx) -> dict:
     if noise <= 0:
         raise ValueError("bma-regret: the class needs noise > 0 (a log-loss with point masses is infinite)")
     n = cfg.task.n_points
-    # calibration of the transformer's predictive variance per position, on separate prompts
+
+    def point_preds(xs, ys):
+        return {"transformer": model_preds(model, xs, ys), "dmmse": np.asarray(task.bayes_prefixes(xs, ys)),
+                "ridge": ridge_prefixes(xs, ys, lam=noise), "zero": np.zeros_like(ys)}
+
+    # each point predictor's variance per position: its own mean squared error on separate prompts
     cx, cy, _ = eval_prompts(task, params["eval_prompts"], n, 2000 + ctx.seed)
-    var_t = np.maximum(np.mean((model_preds(model, cx, cy) - cy) ** 2, axis=0), 1e-6)
+    var = {name: np.maximum(np.mean((p - cy) ** 2, axis=0), 1e-6) for name, p in point_preds(cx, cy).items()}
     xs, ys, w_true = eval_prompts(task, params["eval_prompts"], n, 1000 + ctx.seed)
     w_star = pool[task.pool_index(w_true)]  # the float64 pool member (batch params are rounded to float32)
     log_true = gaussian_logpdf(ys, np.einsum("pnd,pd->pn", xs, w_star), noise)
-    log_bma = bma_log_predictive(pool, xs, ys, noise)
-    f_t = model_preds(model, xs, ys)
-    log_tf = gaussian_logpdf(ys, f_t, var_t[None, :])
-    reg_bma = np.cumsum(log_true - log_bma, axis=1)  # (P, n): regret after t = 1..n observations
-    reg_tf = np.cumsum(log_true - log_tf, axis=1)
-    bayes = np.asarray(task.bayes_prefixes(xs, ys))
+    preds = point_preds(xs, ys)
+    logp = log_predictives(task.prior, xs, ys, noise)
+    logp.update({name: gaussian_logpdf(ys, preds[name], var[name][None, :]) for name in WRAPPED})
+    regret = {name: np.cumsum(log_true - lp, axis=1) for name, lp in logp.items()}  # (P, n): after t = 1..n
     y2 = float(task.y_second_moment)
-    ctx.log(f"[bma-regret] mean cumulative regret at t = n: BMA {reg_bma[:, -1].mean():.3f}, "
-            f"transformer {reg_tf[:, -1].mean():.3f}, log|Z| = {np.log(len(pool)):.3f}")
+    ctx.log(f"[bma-regret] mean cumulative regret at t = n: " + ", ".join(
+        f"{k} {v[:, -1].mean():.3f}" for k, v in regret.items()) + f"; log|Z| = {np.log(len(pool)):.3f}")
     return {"t": np.arange(1, n + 1), "log_Z": float(np.log(len(pool))), "Z": int(len(pool)), "d": cfg.task.d,
-            "noise": noise, "y2": y2, "run_dir": str(run_dir),
-            "regret_bma_mean": reg_bma.mean(0), "regret_bma_max": reg_bma.max(0),
-            "regret_tf_mean": reg_tf.mean(0), "regret_tf_sem": reg_tf.std(0, ddof=1) / np.sqrt(len(reg_tf)),
-            "var_transformer": var_t,
-            "mse": {"transformer": np.mean((f_t - ys) ** 2, 0) / y2, "bma": np.mean((bayes - ys) ** 2, 0) / y2}}
+            "noise": noise, "y2": y2, "run_dir": str(run_dir), "regret": regret, "var": var,
+            "mse": {name: np.mean((p - ys) ** 2, 0) / y2 for name, p in preds.items()}}
 
 
 def claims(results: dict, params: dict) -> list:
-    log_z = results["log_Z"]
-    worst = float(np.max(results["regret_bma_max"]))
-    end_tf = float(np.asarray(results["regret_tf_mean"])[-1])
+    log_z, reg = results["log_Z"], {k: np.asarray(v) for k, v in results["regret"].items()}
+    n_units, n = reg["bma"].shape
+    worst = {k: v.max(axis=1) for k, v in reg.items()}  # per prompt: the largest regret over t
+
+    def max_regret_over_log_z(label, idx):
+        return float(worst[label][idx].max() / log_z)
+
+    def excess_over_dmmse_at_n(label, idx):
+        return float(reg[label][idx, -1].mean() - reg["dmmse"][idx, -1].mean())
+
     return [
-        Claim("bma_max_regret_over_logZ", worst / log_z, 1.0, worst <= log_z + 1e-9,
-              f"BMA: the largest cumulative regret over all prompts and t, divided by log|Z| = {log_z:.3f}, is <= 1"),
-        Claim("transformer_mean_regret_at_n_over_logZ", end_tf / log_z, 1.0, end_tf <= log_z,
-              f"transformer (Gaussian predictive, calibrated variance): mean cumulative regret at t = "
-              f"{len(results['t'])} divided by log|Z| is <= 1"),
+        Claim("bma_max_regret_over_logZ", f"exact BMA: the largest cumulative regret over every prompt and t is at "
+              f"most log|Z| = {log_z:.3f} (value: that maximum / log|Z|; 1e-9 allows float rounding)",
+              threshold=1.0 + 1e-9, direction="<=",
+              subject="bma", controls=("single-task", "bma-overconfident"), statistic=max_regret_over_log_z,
+              n_units=n_units, kind="check"),
+        Claim("transformer_excess_regret_over_wrapped_dmmse_at_n", f"Gaussian-wrapped predictives: at t = {n} the mean "
+              f"cumulative regret exceeds the wrapped dMMSE's by at most log|Z|/2 = {log_z / 2:.3f} nats",
+              threshold=log_z / 2, direction="<=", subject="transformer", controls=("ridge", "zero"),
+              statistic=excess_over_dmmse_at_n, n_units=n_units),
     ]
 
 
 def summary(results: dict, params: dict) -> str:
     t = np.asarray(results["t"])
+    log_z = results["log_Z"]
+    mean = {k: np.asarray(v).mean(0) for k, v in results["regret"].items()}
+    worst = np.asarray(results["regret"]["bma"]).max(0)
     sel = sorted({1, 2, 4, 8, len(t) // 2, len(t)} & set(t.tolist()))
-    rows = [f"|Z| = {results['Z']} tasks, d = {results['d']}, sigma^2 = {results['noise']:g}, log|Z| = "
-            f"{results['log_Z']:.3f}", "t     BMA mean   BMA max   transformer mean   bound log|Z|/t (per step)"]
+    rows = [f"|Z| = {results['Z']} tasks, d = {results['d']}, sigma^2 = {results['noise']:g}, log|Z| = {log_z:.3f}; "
+            f"mean cumulative regret (wrapped: N(f_t, own calibration MSE at t))",
+            "t     BMA mean  BMA max   dMMSE wrapped  transformer wrapped  ridge wrapped   bound log|Z|/t"]
     for s in sel:
         i = s - 1
-        rows.append(f"{s:<5d} {results['regret_bma_mean'][i]:9.3f} {results['regret_bma_max'][i]:9.3f} "
-                    f"{results['regret_tf_mean'][i]:12.3f}        {results['log_Z'] / s:.3f}")
+        rows.append(f"{s:<5d} {mean['bma'][i]:8.3f} {worst[i]:8.3f} {mean['dmmse'][i]:12.3f} "
+                    f"{mean['transformer'][i]:18.3f} {mean['ridge'][i]:14.3f}   {log_z / s:12.3f}")
+    rows.append(f"wrapped dMMSE at t = {len(t)}: {mean['dmmse'][-1] / log_z:.2f} log|Z| (a Gaussian-wrapped point "
+                f"predictor does not reach the BMA bound)")
     return "\n".join(rows)
+
+
+STYLES = {"bma": dict(color="tab:purple", lw=2.4, label="exact BMA"),
+          "dmmse": dict(color="tab:purple", lw=1.6, ls="--", label="dMMSE, Gaussian-wrapped"),
+          "transformer": dict(color="black", lw=2.2, marker="o", ms=3, label="transformer, Gaussian-wrapped"),
+          "ridge": dict(color="tab:red", lw=1.4, ls="-.", label=r"ridge $\lambda=\sigma^2$, wrapped (control)"),
+          "zero": dict(color="0.6", lw=1.2, ls=":", label="zero predictor, wrapped (control)"),
+          "single-task": dict(color="tab:brown", lw=1.2, ls=":", label="one fixed task (check control)"),
+          "bma-overconfident": dict(color="tab:orange", lw=1.2, ls=":",
+                                    label=rf"BMA with $\sigma^2/{OVERCONFIDENCE:g}$ (check control)")}
 
 
 def plot(results: dict, params: dict):
     import matplotlib.pyplot as plt
 
     t, log_z = np.asarray(results["t"]), results["log_Z"]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.7), constrained_layout=True)
-    rb, rbm, rt = (np.asarray(results[k]) for k in ("regret_bma_mean", "regret_bma_max", "regret_tf_mean"))
-    sem = np.asarray(results["regret_tf_sem"])
-    axes[0].plot(t, rb, color="tab:purple", lw=2.2, label="BMA, mean over prompts")
-    axes[0].plot(t, rbm, color="tab:purple", lw=1.2, ls=":", label="BMA, worst prompt")
-    axes[0].plot(t, rt, color="black", lw=2.2, marker="o", ms=3, label="transformer, mean")
-    axes[0].fill_between(t, rt - 1.96 * sem, rt + 1.96 * sem, color="black", alpha=0.12, lw=0)
-    axes[0].axhline(log_z, color="tab:red", ls="--", label=r"bound $\log|Z|$")
-    axes[0].set_ylabel("cumulative log-loss regret")
-    axes[0].set_title("(a) cumulative regret vs the true task")
-    axes[1].plot(t, np.clip(rb / t, 1e-4, None), color="tab:purple", lw=2.2, label="BMA")
-    axes[1].plot(t, np.clip(rt / t, 1e-4, None), color="black", lw=2.2, marker="o", ms=3, label="transformer")
-    axes[1].plot(t, log_z / t, color="tab:red", ls="--", label=r"$\log|Z|/t$")
-    axes[1].set_yscale("log")
-    axes[1].set_ylabel("average regret per step")
-    axes[1].set_title("(b) per-step regret and the log|Z|/t bound")
-    axes[2].plot(t - 1, results["mse"]["bma"], color="tab:purple", lw=2.2, label="BMA (dMMSE)")
-    axes[2].plot(t - 1, results["mse"]["transformer"], color="black", lw=2.2, marker="o", ms=3, label="transformer")
-    if "y2" in results:  # the exact floor sigma^2 / E[y^2] of this pool
-        axes[2].axhline(results["noise"] / results["y2"], color="0.5", ls=":", label=r"noise floor $\sigma^2/E[y^2]$")
-    axes[2].set_yscale("log")
-    axes[2].set_ylabel("normalised squared error")
-    axes[2].set_title("(c) squared error per prefix")
+    reg = {k: np.asarray(v) for k, v in results["regret"].items()}
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2), constrained_layout=True)
+    ax = axes[0]
+    for name in ("bma", "dmmse", "transformer", "ridge", "bma-overconfident"):
+        mean = reg[name].mean(0)
+        half = 1.96 * reg[name].std(0, ddof=1) / np.sqrt(len(reg[name]))
+        ax.plot(t, mean, **STYLES[name])
+        ax.fill_between(t, mean - half, mean + half, color=STYLES[name]["color"], alpha=0.15, lw=0)
+    ax.plot(t, reg["bma"].max(0), color="tab:purple", lw=1.0, ls=":", label="exact BMA, worst prompt")
+    ax.axhline(log_z, color="tab:green", ls="--", label=r"bound $\log|Z|$")
+    ax.set_ylim(-0.5, max(3 * log_z, 1.2 * reg["transformer"].mean(0).max()))
+    ax.set_ylabel("mean cumulative log-loss regret (nats)")
+    ax.set_title("(a) cumulative regret vs the true task (95% band)")
+    ax = axes[1]
+    for name in ("bma", "dmmse", "transformer", "ridge"):
+        ax.plot(t, np.clip(reg[name].mean(0) / t, 1e-4, None), **STYLES[name])
+    ax.plot(t, log_z / t, color="tab:green", ls="--", label=r"$\log|Z|/t$")
+    ax.set_yscale("log")
+    ax.set_ylabel("average regret per step (nats)")
+    ax.set_title("(b) per-step regret and the log|Z|/t bound")
+    ax = axes[2]
+    for name in ("dmmse", "transformer", "ridge"):
+        ax.plot(t - 1, results["mse"][name], **{**STYLES[name], "label": STYLES[name]["label"].split(",")[0]})
+    ax.axhline(results["noise"] / results["y2"], color="0.5", ls=":", label=r"noise floor $\sigma^2/E[y^2]$")
+    ax.set_yscale("log")
+    ax.set_ylabel("normalised squared error")
+    ax.set_title("(c) squared error per prefix")
     for ax in axes:
         ax.set_xlabel("observations t" if ax is not axes[2] else "in-context examples k")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7.5)
     fig.suptitle(f"BMA regret over a finite class (Zhang et al. 2023): |Z| = {results['Z']} tasks in "
-                 f"d = {results['d']}, $\\sigma^2$ = {results['noise']:g}", fontsize=12)
+                 f"d = {results['d']}, $\\sigma^2$ = {results['noise']:g}; point predictors wrapped as "
+                 r"$N(f_t, s_t^2)$, $s_t^2$ = own calibration error", fontsize=12)
     return fig
