@@ -37,11 +37,11 @@ def _refuse_point_masses(prior, n: int, noise: float, fn: str) -> None:
         what = ("its components are point masses, so the predictive of every y_k is discrete" if r == 0 else
                 f"after k >= {r} pairs (the smallest rank of a component's prior covariance) some component "
                 "predicts y_k exactly, so the predictive has a point mass")
+        keep = f", keep the first {r} points (xs[..., :{r}, :])" if r else ""
         raise ValueError(
             f"{fn}: with noise = 0 the log predictive density of {type(prior).__name__} exists only for prefixes "
             f"k < {r} (inputs in general position), but the prompt has n = {n} points: {what}, which has no "
-            f"density; pass noise > 0, keep the first {r} points (xs[..., :{r}, :]), or use "
-            "predictive_moments_prefixes (defined for every noise)"
+            f"density; pass noise > 0{keep}, or use predictive_moments_prefixes (defined for every noise)"
         )
 
 
