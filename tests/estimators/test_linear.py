@@ -249,3 +249,26 @@ def test_duplicate_points_in_ols_prefixes_give_clear_error():
         ols_prefixes(xs, np.ones(4))
     # ridge with lam > 0 is always well posed
     assert np.all(np.isfinite(ridge_prefixes(xs, np.ones(4), 0.1)))
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.25])
+def test_float32_prompts_are_never_refused_and_match_float64(noise):
+    # Garg et al.'s evaluation shape in float32 (the dtype of model outputs): a float32 Cholesky of the
+    # first d points' Gram matrix (condition up to ~1e9) refused about a third of such batches.
+    torch = pytest.importorskip("torch")
+    gen = torch.Generator().manual_seed(7)
+    for _ in range(10):
+        xs = torch.randn(256, 41, 20, generator=gen)
+        ys = (xs @ torch.randn(256, 20, 1, generator=gen))[..., 0] + noise**0.5 * torch.randn(256, 41, generator=gen)
+        for fn in (ols_prefixes, lambda a, b: ridge_prefixes(a, b, noise)):
+            got = fn(xs, ys)
+            ref = fn(xs.double(), ys.double())
+            assert got.dtype == torch.float32
+            # float32 accuracy of the inputs, amplified by cond(X_d) near k = d: relative 1e-3 of the scale
+            scale = ref.abs().clamp_min(1.0)
+            assert float(((got.double() - ref).abs() / scale).max()) < 1e-3
+        # and the float64 answer is the per-prompt least-squares fit (a few prompts, every prefix)
+        X, Y = xs[:3].double().numpy(), ys[:3].double().numpy()
+        loop = np.array([[X[b, k] @ np.linalg.lstsq(X[b, :k], Y[b, :k], rcond=None)[0] if k else 0.0
+                          for k in range(41)] for b in range(3)])
+        assert np.allclose(ols_prefixes(xs[:3], ys[:3]).double().numpy(), loop, rtol=1e-3, atol=1e-3)
