@@ -47,7 +47,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 from icl.errors import ConfigError
-from icl.tasks import check_task_config
+from icl.tasks import TASKS, check_task_config
 
 __all__ = [
     "ConfigError",
@@ -71,6 +71,7 @@ PRESET_DIR = Path(__file__).with_name("presets")
 SCHEDULES = ("constant", "cosine", "wsd")
 TOKEN_FORMATS = ("garg", "split", "pairs")
 DEVICES = ("auto", "cpu", "cuda")
+HEADS = ("mean", "gaussian", "bar")
 AMP_DTYPES = ("float32", "bfloat16")
 
 
@@ -93,6 +94,8 @@ class ModelConfig:
     dropout: float = 0.0  # dropout in attention and MLP (Garg et al. use 0)
     bias: bool = True  # biases in Linear and LayerNorm layers
     token_format: str = "garg"  # "garg": x, [y, 0, ..., 0]; "split": [x, 0], [0, ..., 0, y]; "pairs": [x, 0], [x, y]
+    head: str = "mean"  # read-out: "mean" (squared error), "gaussian" (mean, log-variance; Gaussian NLL), "bar" (Riemann)
+    n_bins: int = 100  # bins of the "bar" head, edges at quantiles of the task's prior predictive of y
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,10 @@ class RunConfig:
 
 # Fields that change how a run is executed or reported, not what it computes.
 _HASH_EXCLUDED = {"train.device", "train.compile", "train.log_every", "train.checkpoint_every", "train.keep_checkpoints"}
+
+# Fields added after runs and figure caches were first published: written (and hashed) only when they
+# differ from their default, so every config that predates them keeps its dict, hash and run folder.
+_OMITTED_AT_DEFAULT = {"model.head": "mean", "model.n_bins": 100}
 
 
 # ----------------------------------------------------------------------------------------
@@ -204,6 +211,10 @@ def _validate(cfg: RunConfig) -> None:
     _require(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
     _require(m.token_format in TOKEN_FORMATS, "model.token_format", f"must be one of {', '.join(TOKEN_FORMATS)}, got {m.token_format!r}")
     _require(m.n_positions >= t.n_points, "model.n_positions", f"must be >= task.n_points={t.n_points}, got {m.n_positions}")
+    _require(m.head in HEADS, "model.head", f"must be one of {', '.join(HEADS)}, got {m.head!r}")
+    _require(m.n_bins >= 3, "model.n_bins", f"must be >= 3 (two tail bins and at least one inside), got {m.n_bins}")
+    _require(m.head == "bar" or m.n_bins == _OMITTED_AT_DEFAULT["model.n_bins"], "model.n_bins",
+             f"applies to model.head = 'bar' only, but model.head is {m.head!r}")
     _require(tr.steps >= 1, "train.steps", f"must be >= 1, got {tr.steps}")
     _require(tr.batch_size >= 1, "train.batch_size", f"must be >= 1, got {tr.batch_size}")
     _require(tr.lr > 0, "train.lr", f"must be > 0, got {tr.lr}")
@@ -231,6 +242,9 @@ def _validate(cfg: RunConfig) -> None:
         _require(c.interval >= 1, "train.curriculum.interval", f"must be >= 1, got {c.interval}")
     _require(cfg.seed >= 0, "seed", f"must be >= 0, got {cfg.seed}")
     check_task_config(t)
+    _require(m.head == "mean" or not TASKS[t.name].is_classification, "model.head",
+             f"{m.head!r} reads out a distribution over a real y; the classification task {t.name!r} needs 'mean' "
+             "(logits)")
 
 
 def config_from_dict(data: dict) -> RunConfig:
@@ -241,8 +255,17 @@ def config_from_dict(data: dict) -> RunConfig:
 
 
 def config_to_dict(cfg: RunConfig) -> dict:
-    """Nested plain dicts (JSON- and TOML-able) of a config; inverse of :func:`config_from_dict`."""
-    return dataclasses.asdict(cfg)
+    """Nested plain dicts (JSON- and TOML-able) of a config; inverse of :func:`config_from_dict`.
+
+    The fields of ``_OMITTED_AT_DEFAULT`` (``model.head``, ``model.n_bins``) appear only when they
+    differ from their default, so a config written before they existed has the same dict and hash.
+    """
+    data = dataclasses.asdict(cfg)
+    for dotted, default in _OMITTED_AT_DEFAULT.items():
+        section, key = dotted.split(".")
+        if data[section].get(key) == default:
+            del data[section][key]
+    return data
 
 
 def config_hash(cfg: RunConfig) -> str:

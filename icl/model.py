@@ -1,4 +1,4 @@
-"""A small GPT for in-context regression, in one file (after nanoGPT).
+"""A small GPT for in-context regression, in one file (after nanoGPT), with three read-out heads.
 
 The prompt (x_1, y_1, ..., x_n, y_n) becomes 2n tokens of width d: x tokens and
 y tokens ``[y, 0, ..., 0]`` interleaved (Garg et al. 2022, Sec. 2). A linear read-in
@@ -7,8 +7,24 @@ causal attention through ``scaled_dot_product_attention`` mix them, and a linear
 read-out at the x positions gives the prediction for y_k from (x_1, y_1, ..., x_k):
 exactly the all-prefix seam ``predict_prefixes(xs, ys) -> (B, n)`` of every baseline.
 
-What does not live here: training (``icl.train``), configs and presets (``icl.config``).
-Paper notation: the sequence length T is 2n; C is ``n_embd``; Garg's ``n_dims`` is ``d``.
+The read-out head (``model.head``) says what position k predicts about y_k:
+
+- ``"mean"``: a number, trained with squared error (Garg et al. 2022);
+- ``"gaussian"``: a mean and a log-variance (clamped to ``LOGVAR_RANGE``), trained with the
+  Gaussian negative log-likelihood;
+- ``"bar"``: the Riemann ("bar") distribution of Mueller et al. 2022, Sec. 4: logits over fixed
+  bins whose edges are quantiles of the task's prior predictive of y (a buffer, so checkpoints
+  carry them), uniform density inside a bin, half-normal tails on the two outer bins, trained
+  with cross-entropy. :class:`BarHead` states the density.
+
+Every head gives the mean (``predict_prefixes``); the distributional heads also give
+``log_prob``, ``predictive_moments`` and ``cdf`` per position, so a model is compared with the
+exact Bayes predictive in nats (the mean head, given a stated variance, is a Gaussian).
+
+What does not live here: training (``icl.train``), configs and presets (``icl.config``), the
+samples the bar edges come from (``icl.run.build_model``).
+Paper notation: the sequence length T is 2n; C is ``n_embd``; Garg's ``n_dims`` is ``d``;
+Mueller et al.'s "borders" are ``edges``.
 
 Example
 -------
@@ -19,6 +35,9 @@ Example
 torch.Size([2, 5])
 >>> len(model.hidden_states(xs, ys)), model.hidden_states(xs, ys)[0].shape
 (2, torch.Size([2, 10, 8]))
+>>> bar = GPT(ModelConfig(n_layer=1, n_head=2, n_embd=8, n_positions=5, head="bar", n_bins=8), n_dims=3)
+>>> bar(xs, ys).shape, bar.log_prob(xs, ys).shape, bar.cdf(xs, ys).shape
+(torch.Size([2, 5, 8]), torch.Size([2, 5]), torch.Size([2, 5]))
 """
 
 from __future__ import annotations
@@ -31,7 +50,8 @@ import torch.nn.functional as F
 
 from icl.config import ModelConfig
 
-__all__ = ["ModelConfig", "GPTConfig", "GPT", "interleave", "x_positions", "y_positions"]
+__all__ = ["ModelConfig", "GPTConfig", "GPT", "interleave", "x_positions", "y_positions", "make_head",
+           "MeanHead", "GaussianHead", "BarHead", "quantile_edges", "LOGVAR_RANGE"]
 
 GPTConfig = ModelConfig  # nanoGPT's name for the same dataclass
 
@@ -116,6 +136,229 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))  # (B, T, C)
 
 
+# ----------------------------------------------------------------------------------------
+# Read-out heads: what position k says about y_k, and the predictive distribution it defines
+
+LOGVAR_RANGE = (-13.8, 13.8)  # the Gaussian head's log-variance is clamped here: variances in [1e-6, 1e6]
+_LOG_2PI = math.log(2.0 * math.pi)
+_Z75 = 0.6744897501960817  # Phi^{-1}(3/4): half of a half-normal's mass lies below _Z75 * its scale
+_HALF_NORMAL_MEAN = math.sqrt(2.0 / math.pi)  # E|Z|, Z ~ N(0, 1)
+
+
+def _normal_cdf(z: torch.Tensor) -> torch.Tensor:
+    return 0.5 * torch.erfc(-z / math.sqrt(2.0))
+
+
+def _along(param: torch.Tensor, y: torch.Tensor, event_dims: int = 0) -> torch.Tensor:
+    """``param`` (B, n, *event) with a query axis added when ``y`` is (B, n, m) rather than (B, n)."""
+    return param.unsqueeze(-1 - event_dims) if y.ndim == param.ndim - event_dims + 1 else param
+
+
+class Gaussian:
+    """N(mean, var) per position; ``log_prob`` / ``cdf`` take y (B, n) or a grid (B, n, m)."""
+
+    def __init__(self, mean: torch.Tensor, var: torch.Tensor):
+        self.mean, self.var = mean, torch.broadcast_to(var, mean.shape)  # (B, n) each
+
+    def log_prob(self, y: torch.Tensor) -> torch.Tensor:
+        m, v = _along(self.mean, y), _along(self.var, y)
+        return -0.5 * (_LOG_2PI + torch.log(v) + (y - m) ** 2 / v)
+
+    def cdf(self, y: torch.Tensor) -> torch.Tensor:
+        return _normal_cdf((y - _along(self.mean, y)) / torch.sqrt(_along(self.var, y)))
+
+
+class Bar:
+    """The Riemann ("bar") distribution with half-normal tails (Mueller et al. 2022, Sec. 4).
+
+    Bins b = 0..K-1 between ``edges`` e_0 < ... < e_K have probabilities p = softmax(logits).
+    Inside (1 <= b <= K-2) the density is uniform, p_b / w_b with w_b = e_{b+1} - e_b. The outer
+    bins give their mass to half-normals that start at the inner edge and run to -inf (b = 0,
+    from e_1) and +inf (b = K-1, from e_{K-1}), with scale s = w / Phi^{-1}(3/4), so that half of
+    the tail's mass stays inside the bin (the full-support variant of Mueller et al.):
+
+        p(y) = p_0 * 2 phi((e_1 - y) / s_0) / s_0           for y <= e_1,
+        p(y) = p_b / w_b                                    for e_b < y <= e_{b+1}, 1 <= b <= K-2,
+        p(y) = p_{K-1} * 2 phi((y - e_{K-1}) / s_{K-1}) / s_{K-1}   for y > e_{K-1}.
+    """
+
+    def __init__(self, logits: torch.Tensor, edges: torch.Tensor):
+        self.logits, self.edges = logits, edges.to(logits.dtype)  # (B, n, K), (K + 1,)
+        self.widths = self.edges[1:] - self.edges[:-1]  # (K,)
+        self.tail_scales = self.widths[[0, -1]] / _Z75  # (2,)
+
+    def _bin(self, y: torch.Tensor) -> torch.Tensor:
+        """Bin index of y: 0 for y <= e_1, K-1 for y > e_{K-1}, else b with e_b < y <= e_{b+1}."""
+        return torch.searchsorted(self.edges[1:-1], y.contiguous())
+
+    def log_prob(self, y: torch.Tensor) -> torch.Tensor:
+        b = self._bin(y)
+        log_p = _along(F.log_softmax(self.logits, dim=-1), y, 1).expand(*b.shape, -1)  # (B, n, [m,] K)
+        lp = torch.gather(log_p, -1, b.unsqueeze(-1)).squeeze(-1)  # log p_b
+        inside = lp - torch.log(self.widths)[b]
+        (s_lo, s_hi), e = self.tail_scales, self.edges
+        tail = lp + math.log(2.0) - 0.5 * _LOG_2PI
+        lo = tail - torch.log(s_lo) - 0.5 * ((e[1] - y) / s_lo) ** 2
+        hi = tail - torch.log(s_hi) - 0.5 * ((y - e[-2]) / s_hi) ** 2
+        return torch.where(b == 0, lo, torch.where(b == len(self.widths) - 1, hi, inside))
+
+    def cdf(self, y: torch.Tensor) -> torch.Tensor:
+        b = self._bin(y)
+        p = _along(torch.softmax(self.logits, dim=-1), y, 1).expand(*b.shape, -1)  # (B, n, [m,] K)
+        below = torch.cumsum(p, dim=-1) - p  # mass of the bins left of b
+        pb, cb = (torch.gather(a, -1, b.unsqueeze(-1)).squeeze(-1) for a in (p, below))
+        (s_lo, s_hi), e = self.tail_scales, self.edges
+        inside = cb + pb * (y - e[b]) / self.widths[b]
+        lo = 2.0 * p[..., 0] * _normal_cdf(-(e[1] - y) / s_lo)
+        hi = 1.0 - 2.0 * p[..., -1] * _normal_cdf(-(y - e[-2]) / s_hi)
+        return torch.where(b == 0, lo, torch.where(b == len(self.widths) - 1, hi, inside))
+
+    def _bin_moments(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and variance of y within each bin (K,): the midpoint and w^2/12 inside, half-normal tails."""
+        (s_lo, s_hi), e = self.tail_scales, self.edges
+        m = 0.5 * (e[1:] + e[:-1])
+        v = self.widths**2 / 12.0
+        m = torch.cat([(e[1] - s_lo * _HALF_NORMAL_MEAN)[None], m[1:-1], (e[-2] + s_hi * _HALF_NORMAL_MEAN)[None]])
+        v = torch.cat([(s_lo**2 * (1 - 2 / math.pi))[None], v[1:-1], (s_hi**2 * (1 - 2 / math.pi))[None]])
+        return m, v
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return torch.softmax(self.logits, dim=-1) @ self._bin_moments()[0]  # (B, n)
+
+    @property
+    def var(self) -> torch.Tensor:
+        """Law of total variance over bins, sum_b p_b (v_b + (m_b - mean)^2) (no cancellation)."""
+        p = torch.softmax(self.logits, dim=-1)
+        m, v = self._bin_moments()
+        return (p * (v + (m - (p @ m)[..., None]) ** 2)).sum(-1)  # (B, n)
+
+
+def quantile_edges(samples: torch.Tensor, n_bins: int) -> torch.Tensor:
+    """Bin edges at the quantiles 0, 1/K, ..., 1 of ``samples`` (float32, (K + 1,)): equal prior mass per bin.
+
+    Mueller et al. (2022, Sec. 4) place the bar distribution's borders at quantiles of the prior
+    predictive of y, so that every bin holds the same mass a priori. Raises ValueError when two
+    edges coincide (the prior predictive has an atom, e.g. noiseless y = 0 prompts).
+
+    >>> quantile_edges(torch.arange(101.0), 4).tolist()
+    [0.0, 25.0, 50.0, 75.0, 100.0]
+    """
+    if n_bins < 3:
+        raise ValueError(f"quantile_edges: n_bins must be >= 3 (two tails and one bin inside), got {n_bins}")
+    edges = torch.quantile(samples.detach().double().flatten(), torch.linspace(0, 1, n_bins + 1, dtype=torch.float64))
+    edges = edges.float()
+    if not bool(torch.all(edges[1:] > edges[:-1])):
+        raise ValueError("quantile_edges: two bin edges coincide: the prior predictive of y has an atom (a noiseless "
+                         "task predicting y exactly?); use fewer bins or add observation noise (task.noise > 0)")
+    return edges
+
+
+class MeanHead(nn.Module):
+    """One number per position (or ``n_out`` logits for classification), trained with squared error.
+
+    Its predictive is a Gaussian only with a stated variance (e.g. the noise variance).
+    """
+
+    distributional = False
+
+    def __init__(self, n_out: int = 1):
+        super().__init__()
+        self.width = n_out
+
+    def output(self, raw: torch.Tensor) -> torch.Tensor:
+        return raw[..., 0] if self.width == 1 else raw  # (B, n) or logits (B, n, n_out)
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        return out
+
+    def distribution(self, out: torch.Tensor, variance=None) -> Gaussian:
+        if variance is None:
+            raise ValueError("GPT: the mean head predicts no variance; pass variance=... (e.g. the noise variance) "
+                             "to read its prediction as a Gaussian, or train with model.head = 'gaussian' or 'bar'")
+        var = torch.as_tensor(variance, dtype=out.dtype, device=out.device)
+        if bool(torch.any(var <= 0)):
+            raise ValueError(f"GPT: variance must be > 0, got {variance!r}")
+        return Gaussian(out, var)
+
+    def loss(self, out: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(out.float(), ys.float())
+
+
+class GaussianHead(nn.Module):
+    """A mean and a log-variance per position (clamped to ``LOGVAR_RANGE``), trained with the Gaussian NLL."""
+
+    distributional = True
+    width = 2
+
+    def output(self, raw: torch.Tensor) -> torch.Tensor:
+        return torch.stack([raw[..., 0], raw[..., 1].clamp(*LOGVAR_RANGE)], dim=-1)  # (B, n, 2)
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        return out[..., 0]
+
+    def distribution(self, out: torch.Tensor, variance=None) -> Gaussian:
+        _no_variance(variance)
+        return Gaussian(out[..., 0], torch.exp(out[..., 1]))
+
+    def loss(self, out: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+        """Mean of 0.5 (log 2 pi + log s^2 + (y - m)^2 / s^2) over prompts and positions."""
+        return -self.distribution(out.float()).log_prob(ys.float()).mean()
+
+
+class BarHead(nn.Module):
+    """Logits over ``n_bins`` fixed bins (:class:`Bar`), trained with cross-entropy (the bar NLL).
+
+    ``edges`` is a buffer: it is saved in checkpoints and restored by ``load_state_dict``. Without
+    edges (a model built with no task) it holds N(0, 1) quantiles until the real ones are loaded.
+    """
+
+    distributional = True
+
+    def __init__(self, n_bins: int, edges: torch.Tensor | None = None):
+        super().__init__()
+        if edges is None:
+            probs = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64).clamp(1e-4, 1 - 1e-4)
+            edges = torch.special.ndtri(probs).float()
+        edges = torch.as_tensor(edges, dtype=torch.float32)
+        if edges.shape != (n_bins + 1,) or not bool(torch.all(edges[1:] > edges[:-1])):
+            raise ValueError(f"BarHead: edges must be {n_bins + 1} increasing numbers, got shape {tuple(edges.shape)}")
+        self.width = n_bins
+        self.register_buffer("edges", edges)  # (K + 1,)
+
+    def output(self, raw: torch.Tensor) -> torch.Tensor:
+        return raw  # logits (B, n, K)
+
+    def distribution(self, out: torch.Tensor, variance=None) -> Bar:
+        _no_variance(variance)
+        return Bar(out, self.edges)
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        return self.distribution(out).mean
+
+    def loss(self, out: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+        """Mean of -log p(y) over prompts and positions: cross-entropy of the bins plus log w_b (a constant)."""
+        return -self.distribution(out.float()).log_prob(ys.float()).mean()
+
+
+def _no_variance(variance) -> None:
+    if variance is not None:
+        raise ValueError("GPT: variance= applies to the mean head only; this head predicts its own distribution")
+
+
+def make_head(cfg: ModelConfig, n_out: int = 1, bar_edges: torch.Tensor | None = None) -> nn.Module:
+    """The read-out head named by ``cfg.head`` (see the module docstring)."""
+    if cfg.head == "mean":
+        return MeanHead(n_out)
+    if n_out != 1:
+        raise ValueError(f"GPT: model.head = {cfg.head!r} reads out one real y per position; n_out must be 1, got {n_out}")
+    if cfg.head == "gaussian":
+        return GaussianHead()
+    if cfg.head == "bar":
+        return BarHead(cfg.n_bins, bar_edges)
+    raise ValueError(f"GPT: model.head must be 'mean', 'gaussian' or 'bar', got {cfg.head!r}")
+
+
 class GPT(nn.Module):
     """Decoder-only transformer reading prompts of (x, y) pairs.
 
@@ -126,16 +369,23 @@ class GPT(nn.Module):
     n_dims : int
         Input dimension d of the task (the model reads prompts with d' <= d zero-padded).
     n_out : int, default 1
-        Read-out width: 1 for regression (predictions of shape (B, n)), the number of
-        classes for classification (logits of shape (B, n, n_out)).
+        Read-out width of the mean head: 1 for regression (predictions of shape (B, n)), the
+        number of classes for classification (logits of shape (B, n, n_out)).
+    bar_edges : tensor of shape (cfg.n_bins + 1,), optional
+        Bin edges of the bar head (``icl.run.build_model`` computes them from the task's prior
+        predictive; a checkpoint's replace them on ``load_state_dict``).
+
+    ``forward`` returns the head's raw output: predictions (B, n) for the mean head, (mean,
+    log-variance) (B, n, 2) for the Gaussian head, logits (B, n, n_bins) for the bar head.
 
     References
     ----------
     Garg, Tsipras, Liang, Valiant (2022), "What can transformers learn in-context?", Sec. 2;
-    Radford et al. (2019) GPT-2 (pre-LayerNorm blocks).
+    Radford et al. (2019) GPT-2 (pre-LayerNorm blocks); Mueller et al. (2022), "Transformers Can Do
+    Bayesian Inference", Sec. 4 (the bar distribution).
     """
 
-    def __init__(self, cfg: ModelConfig, n_dims: int, n_out: int = 1):
+    def __init__(self, cfg: ModelConfig, n_dims: int, n_out: int = 1, bar_edges: torch.Tensor | None = None):
         super().__init__()
         if n_dims < 1:
             raise ValueError(f"GPT: n_dims must be >= 1, got {n_dims}")
@@ -148,7 +398,8 @@ class GPT(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)])
         self.ln_f = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
-        self.read_out = nn.Linear(cfg.n_embd, n_out)
+        self.head = make_head(cfg, n_out, bar_edges)  # no parameters: the mean head's state_dict is unchanged
+        self.read_out = nn.Linear(cfg.n_embd, self.head.width)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2's scaled init of the residual projections
             if name.endswith("c_proj.weight"):
@@ -199,20 +450,16 @@ class GPT(nn.Module):
         return states
 
     def forward(self, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
-        """Predictions at every x position: (B, n) for n_out = 1, else logits (B, n, n_out)."""
+        """The head's output at every x position: (B, n) predictions or logits (B, n, n_out) for the mean
+        head, (B, n, 2) mean and log-variance for the Gaussian head, (B, n, n_bins) logits for the bar head."""
         h = self._embed(xs, ys)
         for block in self.blocks:
             h = block(h)  # (B, T, C)
-        out = self.read_out(self.ln_f(x_positions(h)))  # (B, n, n_out)
-        return out[..., 0] if self.n_out == 1 else out
+        return self.head.output(self.read_out(self.ln_f(x_positions(h))))  # (B, n, width) -> the head's shape
 
     @torch.no_grad()
-    def predict_prefixes(self, xs, ys) -> torch.Tensor:
-        """``preds[:, k]`` = prediction for x_k from the first k pairs (eval mode, no gradients).
-
-        Accepts torch tensors (any float dtype; computed in the model's dtype on its device)
-        or numpy arrays; returns a float32 tensor on the input's device (CPU for numpy).
-        """
+    def _evaluated(self, xs, ys):
+        """(head output in eval mode, the output device); numpy or torch in, the model's dtype and device inside."""
         was_training = self.training
         param = next(self.parameters())
         out_device = xs.device if isinstance(xs, torch.Tensor) else torch.device("cpu")
@@ -220,10 +467,62 @@ class GPT(nn.Module):
         ys = torch.as_tensor(ys).to(device=param.device, dtype=param.dtype)
         self.eval()
         try:
-            preds = self(xs, ys)
+            return self(xs, ys).float(), out_device
         finally:
             self.train(was_training)
-        return preds.float().to(out_device)
+
+    @torch.no_grad()
+    def predict_prefixes(self, xs, ys) -> torch.Tensor:
+        """``preds[:, k]`` = prediction for x_k from the first k pairs (eval mode, no gradients): the mean
+        of the head's predictive (logits for classification).
+
+        Accepts torch tensors (any float dtype; computed in the model's dtype on its device)
+        or numpy arrays; returns a float32 tensor on the input's device (CPU for numpy).
+        """
+        out, out_device = self._evaluated(xs, ys)
+        return self.head.mean(out).to(out_device)
+
+    @torch.no_grad()
+    def predictive(self, xs, ys, variance=None):
+        """The predictive distribution of y_k given x_k and the first k pairs, for every k (eval mode).
+
+        Returns a :class:`Gaussian` or :class:`Bar` over (B, n) positions, with ``log_prob(y)``,
+        ``cdf(y)`` (y of shape (B, n), or a grid (B, n, m)), ``mean`` and ``var``, in float32 on the
+        model's device. The mean head needs ``variance`` (a number or (B, n)): its prediction is then
+        read as N(prediction, variance); the other heads refuse it.
+        """
+        out, _ = self._evaluated(xs, ys)
+        return self.head.distribution(out, variance)
+
+    def _at(self, ys, at):
+        param = next(self.parameters())
+        y = ys if at is None else at
+        return torch.as_tensor(y).to(device=param.device, dtype=torch.float32)
+
+    @torch.no_grad()
+    def log_prob(self, xs, ys, at=None, variance=None) -> torch.Tensor:
+        """``out[:, k] = log p_model(y_k | x_k, first k pairs)`` (B, n), float32 on the input's device.
+
+        With ``at`` (shape (B, n, m)), the log density of each position's predictive at those m values
+        instead ((B, n, m)): y_k itself is never seen by position k, so this is one forward pass.
+        """
+        dist = self.predictive(xs, ys, variance)
+        device = xs.device if isinstance(xs, torch.Tensor) else torch.device("cpu")
+        return dist.log_prob(self._at(ys, at)).to(device)
+
+    @torch.no_grad()
+    def cdf(self, xs, ys, at=None, variance=None) -> torch.Tensor:
+        """``out[:, k] = F_model(y_k | x_k, first k pairs)``, the PIT values (B, n); ``at`` as in :meth:`log_prob`."""
+        dist = self.predictive(xs, ys, variance)
+        device = xs.device if isinstance(xs, torch.Tensor) else torch.device("cpu")
+        return dist.cdf(self._at(ys, at)).to(device)
+
+    @torch.no_grad()
+    def predictive_moments(self, xs, ys, variance=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and variance of the predictive of every y_k, each (B, n), float32 on the input's device."""
+        dist = self.predictive(xs, ys, variance)
+        device = xs.device if isinstance(xs, torch.Tensor) else torch.device("cpu")
+        return dist.mean.to(device), dist.var.to(device)
 
     def num_params(self) -> int:
         """Number of trainable parameters."""

@@ -21,18 +21,33 @@ import torch
 from icl.checkpoint import atomic_write_text, latest_checkpoint, provenance
 from icl.config import RunConfig, config_from_dict, config_hash, config_to_dict
 from icl.errors import CheckpointError, ConfigError
-from icl.model import GPT
-from icl.tasks import Task, make_task
+from icl.model import GPT, quantile_edges
+from icl.tasks import Streams, Task, make_task
 
-__all__ = ["build_model", "load_model", "prepare_run_dir", "truncate_metrics"]
+__all__ = ["build_model", "load_model", "prepare_run_dir", "truncate_metrics", "bar_edges", "BINS_DOMAIN"]
+
+BINS_DOMAIN = 0x6269  # "bi": first entropy word of the prompts that place the bar head's bins
+_BIN_PROMPTS = 4096  # prompts (of task.n_points pairs each) whose y's give the bin edges' quantiles
+
+
+def bar_edges(cfg: RunConfig, task: Task) -> torch.Tensor:
+    """Bin edges of the bar head: quantiles of y over fresh prompts of the run's task (``n_bins + 1``,).
+
+    The prompts come from ``Streams.from_key(BINS_DOMAIN, cfg.seed)``, disjoint from the training
+    and evaluation streams, so the edges are a pure function of the config (Mueller et al. 2022,
+    Sec. 4: borders at quantiles of the prior predictive of y).
+    """
+    ys = task.sample(_BIN_PROMPTS, cfg.task.n_points, Streams.from_key(BINS_DOMAIN, cfg.seed)).ys
+    return quantile_edges(ys, cfg.model.n_bins)
 
 
 def build_model(cfg: RunConfig, task: Task | None = None) -> GPT:
-    """The GPT of a run, initialised from ``cfg.seed`` (deterministic)."""
+    """The GPT of a run, initialised from ``cfg.seed`` (deterministic); a bar head gets :func:`bar_edges`."""
     task = make_task(cfg.task) if task is None else task
+    edges = bar_edges(cfg, task) if cfg.model.head == "bar" else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        return GPT(cfg.model, n_dims=task.d, n_out=task.n_classes if task.is_classification else 1)
+        return GPT(cfg.model, n_dims=task.d, n_out=task.n_classes if task.is_classification else 1, bar_edges=edges)
 
 
 def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[GPT, RunConfig]:

@@ -3,14 +3,16 @@
 One function, :func:`train`, reads top to bottom and is built from small pure helpers:
 :func:`lr_at` (constant-with-warmup, cosine, warmup-stable-decay), :func:`curriculum_at`
 (Garg et al. 2022, Sec. 3: input dimension and prompt length grow every ``interval`` steps),
-:func:`batch_at` (batch t is a pure function of (run seed, t, stream), see ``icl.tasks``) and
+:func:`batch_at` (batch t is a pure function of (run seed, t, stream), see ``icl.tasks``),
+:func:`loss_fn` (the read-out head's loss: squared error, Gaussian NLL or the bar NLL) and
 :func:`evaluate_curve` (normalised error per prefix length on held-out prompts). What the loop
 carries from step to step is one :class:`TrainState` (model, optimizer, step, elapsed time);
 a checkpoint is that state plus the schedule position, the curriculum and the RNG state, so a
 resumed run continues exactly where the interrupted one stopped.
 
 The loop writes into a run folder (``icl.run``): ``metrics.jsonl`` (one JSON object per line:
-training records every ``log_every`` steps, ``"kind": "eval"`` records with an error curve)
+training records every ``log_every`` steps, ``"kind": "eval"`` records with an error curve and,
+for a distributional head, the NLL per prefix length)
 and ``checkpoint-<step>.pt`` files with their SHA-256 manifests, written atomically by
 ``icl.checkpoint`` and loaded without running pickled code. ``load_model`` and ``build_model``
 (``icl.run``) and ``load_checkpoint`` (``icl.checkpoint``) are re-exported here.
@@ -55,6 +57,7 @@ __all__ = [
     "curriculum_at",
     "batch_at",
     "evaluate_curve",
+    "evaluate_nll",
     "build_model",
     "resolve_device",
     "CheckpointError",
@@ -128,11 +131,18 @@ def batch_at(cfg: RunConfig, step: int, task: Task | None = None, rank: int = 0,
     return Batch(full.xs[rows], full.ys[rows], params)
 
 
-def loss_fn(preds: torch.Tensor, ys: torch.Tensor, classification: bool) -> torch.Tensor:
-    """Mean squared error over every prompt and position (cross-entropy for classification)."""
+def loss_fn(preds: torch.Tensor, ys: torch.Tensor, classification: bool, head=None) -> torch.Tensor:
+    """The loss of the model's read-out head, averaged over every prompt and position.
+
+    Mean head: squared error (cross-entropy of the logits for classification); Gaussian head: the
+    Gaussian negative log-likelihood; bar head: -log p(y) of the bar distribution (its
+    cross-entropy plus log bin width). ``head`` is ``model.head`` (None: the mean head).
+    """
     if classification:
         return F.cross_entropy(preds.reshape(-1, preds.shape[-1]).float(), ys.reshape(-1))
-    return F.mse_loss(preds.float(), ys.float())
+    if head is None:
+        return F.mse_loss(preds.float(), ys.float())
+    return head.loss(preds, ys)
 
 
 @torch.no_grad()
@@ -147,6 +157,16 @@ def evaluate_curve(model: GPT, task: Task, n_points: int, n_prompts: int, seed: 
     if task.is_classification:
         return (preds.argmax(-1) != batch.ys).float().mean(0).tolist()
     return (((preds - batch.ys) ** 2).mean(0) / task.y_second_moment).tolist()
+
+
+@torch.no_grad()
+def evaluate_nll(model: GPT, task: Task, n_points: int, n_prompts: int, seed: int, device="cpu") -> list[float] | None:
+    """Mean -log p_model(y_k | prefix) per prefix length on the prompts of :func:`evaluate_curve`, in nats
+    (None for the mean head, which predicts no distribution)."""
+    if not model.head.distributional:
+        return None
+    batch = task.sample(n_prompts, n_points, eval_generator(seed)).to(device)
+    return (-model.log_prob(batch.xs, batch.ys)).mean(0).tolist()
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -331,7 +351,7 @@ def _train(cfg: RunConfig, run_dir: Path, proc: _Proc, max_steps: int | None) ->
                 group["lr"] = lr
             with autocast():
                 preds = net(batch.xs, batch.ys)
-            loss = loss_fn(preds, batch.ys, task.is_classification)
+            loss = loss_fn(preds, batch.ys, task.is_classification, state.model.head)
             seen = proc.mean(loss)  # the loss of the global batch
             if not torch.isfinite(seen):
                 last = list_checkpoints(run_dir)
@@ -354,7 +374,8 @@ def _train(cfg: RunConfig, run_dir: Path, proc: _Proc, max_steps: int | None) ->
                 _append(metrics, record)
             if ((tc.eval_every and state.step % tc.eval_every == 0) or state.step == tc.steps) and proc.rank == 0:
                 curve = evaluate_curve(state.model, task, cfg.task.n_points, tc.eval_prompts, cfg.seed, proc.device)
-                _append(metrics, {"step": state.step, "kind": "eval", "error": curve})
+                nll = evaluate_nll(state.model, task, cfg.task.n_points, tc.eval_prompts, cfg.seed, proc.device)
+                _append(metrics, {"step": state.step, "kind": "eval", "error": curve, **({"nll": nll} if nll else {})})
             if state.step % tc.checkpoint_every == 0 or state.step == stop:
                 state.elapsed_s = elapsed0 + time.perf_counter() - t0
                 if proc.rank == 0:

@@ -1,7 +1,7 @@
 """Function classes for in-context learning: samplers, exact priors, baselines.
 
-The classes follow Garg et al. 2022, Raventos et al. 2023, Panwar et al. 2024 and Zheng et al.
-2023; each module names its sources with their sections.
+The classes follow Garg et al. 2022, Raventos et al. 2023, Panwar et al. 2024, Zheng et al.
+2023 and Mueller et al. 2022 (Gaussian processes); each module names its sources with their sections.
 
 ``get_task(name, d=..., noise=..., **kwargs)`` (or ``make_task(task_cfg)``) builds a
 :class:`Task`; ``TASKS`` maps names to classes (``icl tasks`` lists them, one line each).
@@ -58,6 +58,7 @@ from .nonlinear import (
     ReluNet,
 )
 from .classification import GaussianClasses, LinearClassification
+from .gaussian_process import GaussianProcess, GPPrior, ScaledKernel
 
 __all__ = [
     # protocol, streams, registry (_base)
@@ -71,4 +72,6 @@ __all__ = [
     "Monomials", "ReluNet", "DecisionTree", "BASIS_DOMAIN",
     # classification
     "LinearClassification", "GaussianClasses",
+    # Gaussian processes
+    "GaussianProcess", "GPPrior", "ScaledKernel",
 ]  # fmt: skip

@@ -72,7 +72,7 @@ def test_bad_values_give_one_line_errors(argv, match, capsys):
 def test_diverged_run_exits_1_with_one_line(tmp_path, capsys, monkeypatch):
     import icl.train as T
 
-    monkeypatch.setattr(T, "loss_fn", lambda preds, ys, c: (preds.float() - ys).pow(2).mean() * float("inf"))
+    monkeypatch.setattr(T, "loss_fn", lambda preds, ys, c, head=None: (preds.float() - ys).pow(2).mean() * float("inf"))
     code = main(["train", "--preset", "linear-quick", *TINY, "--out", str(tmp_path / "r"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 1 and "loss is" in err and "at step 0" in err and len(err.strip().splitlines()) == 1

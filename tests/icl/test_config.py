@@ -171,3 +171,50 @@ def test_apply_overrides_does_not_mutate():
     data = {"model": {"n_layer": 2}}
     out = apply_overrides(data, {"model.n_layer": 3})
     assert data["model"]["n_layer"] == 2 and out["model"]["n_layer"] == 3
+
+
+# Hashes of the bundled presets before model.head / model.n_bins existed: runs and figure caches
+# keyed by them stay valid because a field at its default is left out of the dict and the hash.
+PRE_HEAD_HASHES = {"linear-quick": "abba5c53e142", "linear-paper": "376aeaa2ff48",
+                   "noisy-linear-quick": "8de67c3e9dfb", "sparse-linear-quick": "f38f43c9c4c3",
+                   "gaussian-mixture-quick": "712868d27354", "finite-pool-quick": "7cf6890e49ce",
+                   "fourier-quick": "585111b58746", "sign-vector-paper": "3852e6b00403"}
+
+
+@pytest.mark.parametrize("name", sorted(PRE_HEAD_HASHES))
+def test_head_field_leaves_existing_hashes_unchanged(name):
+    cfg = load_preset(name)
+    assert cfg.model.head == "mean" and cfg.model.n_bins == 100
+    assert config_hash(cfg) == PRE_HEAD_HASHES[name]
+    assert "head" not in config_to_dict(cfg)["model"] and "n_bins" not in config_to_dict(cfg)["model"]
+    assert config_hash(load_preset(name, {"model.head": "mean"})) == PRE_HEAD_HASHES[name]
+
+
+def test_head_and_bins_round_trip_and_change_the_hash():
+    gauss = load_preset("linear-quick", {"model.head": "gaussian"})
+    bar = load_preset("linear-quick", {"model.head": "bar", "model.n_bins": 64})
+    hashes = {config_hash(load_preset("linear-quick")), config_hash(gauss), config_hash(bar),
+              config_hash(load_preset("linear-quick", {"model.head": "bar"}))}
+    assert len(hashes) == 4
+    for cfg in (gauss, bar):
+        assert config_from_dict(json.loads(json.dumps(config_to_dict(cfg)))) == cfg
+    assert config_to_dict(bar)["model"]["head"] == "bar" and config_to_dict(bar)["model"]["n_bins"] == 64
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"model.head": "student"}, r"^model\.head: must be one of mean, gaussian, bar, got 'student'"),
+        ({"model.head": "bar", "model.n_bins": 2}, r"^model\.n_bins: must be >= 3"),
+        ({"model.n_bins": 50}, r"^model\.n_bins: applies to model\.head = 'bar' only, but model\.head is 'mean'"),
+        ({"model.head": 3}, r"^model\.head: expected a string"),
+    ],
+)
+def test_bad_head_settings_name_the_key(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        load_preset("linear-quick", overrides)
+
+
+def test_distributional_head_refused_for_classification():
+    with pytest.raises(ConfigError, match=r"^model\.head: 'gaussian' reads out a distribution over a real y"):
+        load_preset("linear-quick", {"task.name": "linear-classification", "model.head": "gaussian"})

@@ -123,3 +123,146 @@ def test_deterministic_given_seed():
     a, b = tiny(), tiny()
     xs, ys = prompt()
     assert np.array_equal(a.predict_prefixes(xs, ys).numpy(), b.predict_prefixes(xs, ys).numpy())
+
+
+# ----------------------------------------------------------------------------------------
+# Read-out heads: shapes, causality, and the predictive each defines (density, cdf, moments)
+
+from icl.model import LOGVAR_RANGE, BarHead, quantile_edges  # noqa: E402
+
+
+def head_model(head: str, n_bins: int = 12, sharpen: float = 1.0) -> GPT:
+    """A tiny model with ``head``; ``sharpen`` scales the read-out so the predictives are far from flat."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(n_layer=1, n_head=2, n_embd=16, n_positions=6, head=head, n_bins=n_bins)
+    model = GPT(cfg, n_dims=3)
+    with torch.no_grad():
+        model.read_out.weight.mul_(sharpen)
+    return model
+
+
+def _pieces(model: GPT, mean: float, var: float) -> list[tuple[float, float]]:
+    """Intervals on which one position's predictive density is smooth: each bar bin and each tail out
+    to 14 scales; for a Gaussian, 32 pieces of mean +- 14 sd."""
+    if model.cfg.head == "bar":
+        e = model.head.edges.double().numpy()
+        s_lo, s_hi = (e[1] - e[0]) / 0.6744897501960817, (e[-1] - e[-2]) / 0.6744897501960817
+        return [(e[1] - 14 * s_lo, e[1])] + [(e[b], e[b + 1]) for b in range(1, len(e) - 2)] + [(e[-2], e[-2] + 14 * s_hi)]
+    cuts = np.linspace(mean - 14 * var**0.5, mean + 14 * var**0.5, 33)
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def _quadrature(pieces, upper: float = np.inf, n_nodes: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on the pieces, cut at ``upper``."""
+    nodes, weights = np.polynomial.legendre.leggauss(n_nodes)
+    grid, w = [], []
+    for a, b in pieces:
+        b = min(b, upper)
+        if b > a:
+            grid.append((a + b) / 2 + (b - a) / 2 * nodes)
+            w.append((b - a) / 2 * weights)
+    if not grid:
+        return np.zeros(n_nodes), np.zeros(n_nodes)
+    return np.concatenate(grid), np.concatenate(w)
+
+
+@pytest.mark.parametrize("head", ["gaussian", "bar"])
+@pytest.mark.parametrize("sharpen", [1.0, 60.0])
+def test_log_prob_integrates_to_one_and_matches_cdf_and_moments(head, sharpen):
+    """Gauss-Legendre quadrature on each smooth piece of each position's predictive: int p = 1,
+    int_{-inf}^y p = F(y), and the first two moments equal predictive_moments."""
+    model = head_model(head, sharpen=sharpen)
+    xs, ys = prompt(B=2, n=6)
+    mean, var = (a.double().numpy() for a in model.predictive_moments(xs, ys))
+    probes = [-2.0, -0.3, 0.0, 0.7, 2.5]
+
+    def integrals(upper):
+        """int p, int y p, int y^2 p over (-inf, upper] for every position: three (2, 6) arrays."""
+        quads = [[_quadrature(_pieces(model, mean[b, k], var[b, k]), upper) for k in range(6)] for b in range(2)]
+        size = max(len(g) for row in quads for g, _ in row)
+        grid = np.zeros((2, 6, size))
+        w = np.zeros((2, 6, size))
+        for b in range(2):
+            for k in range(6):
+                g, wk = quads[b][k]
+                grid[b, k, : len(g)], w[b, k, : len(g)] = g, wk
+        p = model.log_prob(xs, ys, at=torch.tensor(grid, dtype=torch.float32)).double().exp().numpy()
+        return (p * w).sum(-1), (p * w * grid).sum(-1), (p * w * grid**2).sum(-1)
+
+    total, m1, m2 = integrals(np.inf)
+    np.testing.assert_allclose(total, 1.0, atol=2e-5)
+    np.testing.assert_allclose(mean, m1, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(var, m2 - m1**2, rtol=1e-3, atol=1e-5)
+    F = model.cdf(xs, ys, at=torch.tensor(probes).expand(2, 6, -1)).double().numpy()
+    for j, y in enumerate(probes):
+        np.testing.assert_allclose(F[..., j], integrals(y)[0], atol=2e-5)
+
+
+@pytest.mark.parametrize("head", ["gaussian", "bar"])
+def test_log_prob_at_ys_is_the_grid_entry_and_causal(head):
+    model = head_model(head)
+    xs, ys = prompt(B=2, n=6)
+    lp = model.log_prob(xs, ys)
+    assert lp.shape == (2, 6) and lp.dtype == torch.float32
+    torch.testing.assert_close(lp, model.log_prob(xs, ys, at=ys[..., None])[..., 0])
+    # position k does not see y_k: changing y_k moves log p(y_k) only through the density, not the predictive
+    ys2 = ys.clone()
+    ys2[:, 3] += 1.0
+    torch.testing.assert_close(model.log_prob(xs, ys2, at=ys[..., None])[:, :4], lp[:, :4, None])
+    u = model.cdf(xs, ys)
+    assert bool(((u > 0) & (u < 1)).all())
+    torch.testing.assert_close(model.predict_prefixes(xs, ys), model.predictive_moments(xs, ys)[0])
+
+
+def test_heads_output_shapes_and_gaussian_clamp():
+    xs, ys = prompt(B=2, n=6)
+    assert head_model("mean")(xs, ys).shape == (2, 6)
+    with torch.no_grad():
+        out = head_model("gaussian", sharpen=1e4)(xs, ys)
+    assert out.shape == (2, 6, 2)
+    lo, hi = (torch.tensor(v, dtype=torch.float32) for v in LOGVAR_RANGE)
+    assert bool((out[..., 1] >= lo).all() and (out[..., 1] <= hi).all())
+    assert bool((out[..., 1] == lo).any() and (out[..., 1] == hi).any())  # the clamp was reached on both sides
+    assert head_model("bar", n_bins=7)(xs, ys).shape == (2, 6, 7)
+
+
+def test_mean_head_is_a_gaussian_only_with_a_stated_variance():
+    model = head_model("mean")
+    xs, ys = prompt(B=2, n=6)
+    with pytest.raises(ValueError, match="the mean head predicts no variance; pass variance="):
+        model.log_prob(xs, ys)
+    pred = model.predict_prefixes(xs, ys)
+    lp = model.log_prob(xs, ys, variance=0.25)
+    torch.testing.assert_close(lp, -0.5 * (np.log(2 * np.pi * 0.25) + (ys - pred) ** 2 / 0.25))
+    mean, var = model.predictive_moments(xs, ys, variance=0.25)
+    assert torch.equal(mean, pred) and bool((var == 0.25).all())
+    with pytest.raises(ValueError, match="variance= applies to the mean head only"):
+        head_model("gaussian").log_prob(xs, ys, variance=1.0)
+
+
+def test_bar_edges_are_a_buffer_that_checkpoints_carry():
+    edges = quantile_edges(torch.randn(10_000), 12)
+    a = GPT(ModelConfig(n_layer=1, n_head=2, n_embd=16, n_positions=6, head="bar", n_bins=12), n_dims=3,
+            bar_edges=edges)
+    assert "head.edges" in a.state_dict() and torch.equal(a.state_dict()["head.edges"], edges)
+    b = head_model("bar", n_bins=12)  # placeholder N(0, 1) quantiles
+    assert not torch.equal(b.head.edges, edges)
+    b.load_state_dict(a.state_dict())
+    assert torch.equal(b.head.edges, edges)
+    assert "head.edges" not in head_model("mean").state_dict()  # the mean head's checkpoints are unchanged
+
+
+def test_quantile_edges_and_bad_edges():
+    edges = quantile_edges(torch.arange(1001.0), 10)
+    assert edges.tolist() == [float(100 * i) for i in range(11)]
+    with pytest.raises(ValueError, match="two bin edges coincide"):
+        quantile_edges(torch.zeros(100), 4)
+    with pytest.raises(ValueError, match="n_bins must be >= 3"):
+        quantile_edges(torch.randn(100), 2)
+    with pytest.raises(ValueError, match="edges must be 6 increasing numbers"):
+        BarHead(5, torch.tensor([0.0, 1.0, 1.0, 2.0, 3.0, 4.0]))
+
+
+def test_distributional_heads_refuse_classification():
+    with pytest.raises(ValueError, match="n_out must be 1"):
+        GPT(ModelConfig(n_layer=1, n_head=2, n_embd=8, n_positions=5, head="gaussian"), n_dims=2, n_out=3)

@@ -265,3 +265,38 @@ def test_input_second_moment_and_stable_gd_baseline(name):
     preds = task.baselines()["gd"](b.xs.double(), b.ys.double())
     err = ((preds - b.ys.double()) ** 2).mean(0) / task.y_second_moment
     assert float(err.max()) < 3.0  # gradient descent does not blow up at any prefix length
+
+
+# ----------------------------------------------------------------------------------------
+# Gaussian-process task: its prior draws the data and is the exact Bayes predictive
+
+
+def test_gp_task_draws_from_its_kernel_and_is_deterministic():
+    task = get_task("gp", d=2, noise=0.0, lengthscale=0.5)
+    xs = np.random.default_rng(0).uniform(-1, 1, size=(1, 3, 2)).repeat(20000, axis=0)
+    f = task.prior.sample_f(xs, np.arange(20000))
+    # 20000 draws: the sample covariance's sd is about sqrt(2 / 20000) = 0.01 per entry
+    np.testing.assert_allclose(np.cov(f.T), task.prior.kernel(xs[0]) + 1e-6 * np.eye(3), atol=0.05)
+    a, b = task.sample(4, 6, eval_generator(3)), task.sample(4, 6, eval_generator(3))
+    assert torch.equal(a.ys, b.ys) and a.params.dtype == torch.int64 and tuple(a.params.shape) == (4,)
+    assert float(a.xs.abs().max()) <= 1.0
+    assert task.y_second_moment == pytest.approx(1.0 + 1e-6)
+
+
+def test_gp_bayes_predictive_is_calibrated_on_its_own_prompts():
+    """z = (y_k - mean_k) / sd_k under the exact predictive is N(0, 1) at every k (2000 prompts: the
+    variance of z has sd about 0.03, so a 0.12 band is 4 sd)."""
+    task = get_task("gp", d=2, noise=0.1)
+    batch = task.sample(2000, 8, eval_generator(0))
+    xs, ys = batch.xs.double().numpy(), batch.ys.double().numpy()
+    mean, var = task.prior.predictive_moments_prefixes(xs, ys, task.noise)
+    z = (ys - mean) / np.sqrt(var)
+    assert np.all(np.abs(z.var(0) - 1) < 0.12) and np.all(np.abs(z.mean(0)) < 0.1)
+    np.testing.assert_allclose(mean, task.bayes_prefixes(xs, ys), atol=1e-10)
+    lp = task.prior.log_predictive_prefixes(xs, ys, task.noise)
+    np.testing.assert_allclose(lp, -0.5 * (np.log(2 * np.pi * var) + z**2), atol=1e-8)
+
+
+def test_gp_task_kwargs_are_checked():
+    with pytest.raises(ConfigError, match=r"task\.kwargs\.lengthscale: must be a number > 0"):
+        get_task("gp", d=1, lengthscale=0.0)

@@ -222,9 +222,9 @@ def test_non_finite_loss_stops_with_message_and_keeps_checkpoint(tmp_path, monke
     run = tmp_path / "run"
     real, calls = T.loss_fn, {"n": 0}
 
-    def nan_at_step_7(preds, ys, classification):
+    def nan_at_step_7(preds, ys, classification, head=None):
         calls["n"] += 1
-        loss = real(preds, ys, classification)
+        loss = real(preds, ys, classification, head)
         return loss * float("nan") if calls["n"] == 8 else loss
 
     monkeypatch.setattr(T, "loss_fn", nan_at_step_7)
@@ -251,11 +251,66 @@ def test_training_fits_a_single_task(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------
+# Distributional heads: training, exact resume, the bar edges in checkpoints
+
+
+HEADS = {"gaussian": {"model.head": "gaussian"},
+         "bar": {"model.head": "bar", "model.n_bins": 32}}
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_distributional_head_trains_and_resumes_bit_exactly(head, tmp_path):
+    # a pool of one task (learnable in the weights, like test_training_fits_a_single_task) so that a few
+    # dozen steps visibly lower the held-out NLL from the marginal's (where an untrained bar head starts)
+    cfg = tiny({**HEADS[head], "task.name": "finite-pool", "task.kwargs.pool_size": 1, "task.noise": 0.25,
+                "train.lr": 1e-2, "train.steps": 40, "train.checkpoint_every": 10, "train.eval_every": 20})
+    ref = train(cfg, tmp_path / "ref", progress=False)
+    run = tmp_path / "run"
+    train(cfg, run, progress=False, max_steps=20)
+    train(cfg, run, progress=False)
+    assert_same_params(params(run), params(ref))
+    lines = [json.loads(x) for x in (ref / "metrics.jsonl").read_text().splitlines()]
+    evals = [x for x in lines if x.get("kind") == "eval"]
+    assert len(evals) == 2 and all(len(x["nll"]) == 6 and all(map(math.isfinite, x["nll"])) for x in evals)
+    from icl.tasks import make_task
+
+    untrained = T.evaluate_nll(T.build_model(cfg), make_task(cfg.task), 6, cfg.train.eval_prompts, cfg.seed)
+    assert sum(evals[-1]["nll"]) < sum(untrained) - 0.5  # held-out nats fall as the head learns the scale of y
+    model, _ = load_model(run)
+    assert model.head.distributional and model.cfg.head == head
+    if head == "bar":
+        state = load_checkpoint(latest_checkpoint(run)[0])
+        from icl.run import bar_edges
+        from icl.tasks import make_task
+
+        assert torch.equal(state["model"]["head.edges"], bar_edges(cfg, make_task(cfg.task)))
+        assert torch.equal(model.head.edges, state["model"]["head.edges"])
+
+
+def test_bar_edges_are_quantiles_of_the_task_and_a_function_of_the_seed():
+    from icl.run import bar_edges, build_model
+    from icl.tasks import make_task
+
+    cfg = tiny({"model.head": "bar", "model.n_bins": 20, "task.noise": 0.25})
+    task = make_task(cfg.task)
+    edges = bar_edges(cfg, task)
+    assert edges.shape == (21,) and torch.equal(edges, bar_edges(cfg, task))
+    assert not torch.equal(edges, bar_edges(tiny({"model.head": "bar", "model.n_bins": 20, "task.noise": 0.25,
+                                                  "seed": 1}), task))
+    ys = task.sample(4000, 6, 123).ys.flatten()  # fresh y's: each bin holds about 1/20 of them
+    share = torch.tensor([float(((ys > a) & (ys <= b)).float().mean()) for a, b in zip(edges[:-1], edges[1:])])
+    assert float((share - 1 / 20).abs().max()) < 0.01
+    assert torch.equal(build_model(cfg, task).head.edges, edges)
+
+
+# ----------------------------------------------------------------------------------------
 # DDP: two gloo processes under torchrun equal one process with the same global batch
 
 
-def test_ddp_two_processes_match_single_process(tmp_path):
-    overrides = {**TINY, "train.steps": 6, "train.checkpoint_every": 6}
+@pytest.mark.parametrize("head", ["mean", "gaussian", "bar"])
+def test_ddp_two_processes_match_single_process(tmp_path, head):
+    overrides = {**TINY, "train.steps": 6, "train.checkpoint_every": 6, "model.head": head,
+                 **({"model.n_bins": 16, "task.noise": 0.1} if head == "bar" else {})}
     script = tmp_path / "ddp_run.py"
     script.write_text(textwrap.dedent(f"""
         import sys
@@ -273,6 +328,8 @@ def test_ddp_two_processes_match_single_process(tmp_path):
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
     assert any(not torch.equal(a[k], load_model_init(overrides)[k]) for k in a)  # it did train
+    if head == "bar":
+        assert torch.equal(a["head.edges"], b["head.edges"])
 
 
 def load_model_init(overrides):
