@@ -122,7 +122,7 @@ def compute(params: dict, ctx) -> dict:
     logp.update({name: gaussian_logpdf(ys, preds[name], var[name][None, :]) for name in WRAPPED})
     regret = {name: np.cumsum(log_true - lp, axis=1) for name, lp in logp.items()}  # (P, n): after t = 1..n
     y2 = float(task.y_second_moment)
-    ctx.log(f"[bma-regret] mean cumulative regret at t = n: " + ", ".join(
+    ctx.log("[bma-regret] mean cumulative regret at t = n: " + ", ".join(
         f"{k} {v[:, -1].mean():.3f}" for k, v in regret.items()) + f"; log|Z| = {np.log(len(pool)):.3f}")
     return {"t": np.arange(1, n + 1), "log_Z": float(np.log(len(pool))), "Z": int(len(pool)), "d": cfg.task.d,
             "noise": noise, "y2": y2, "run_dir": str(run_dir), "regret": regret, "var": var,
