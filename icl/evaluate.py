@@ -3,6 +3,8 @@
 :func:`evaluate_model` scores a model on fresh prompts with the metrics of :mod:`icl.metrics`
 (re-exported here): error curves with bands for the model and every baseline, agreement with
 the task's reference predictors (SPD, ILWD) and linear probes of its hidden states;
+:func:`model_predictive` reads a model's predictive distribution (log densities, PIT values,
+moments) on prompts for the metrics of predictive distributions;
 :func:`evaluate_run` does it for a run directory and :func:`save_eval` writes ``eval.npz`` /
 ``eval.json``. Nothing here trains a model.
 """
@@ -25,7 +27,8 @@ from icl.metrics import (
     query_predictions,
 )
 
-__all__ = [*metrics.__all__, "report_ks", "model_prefix_fn", "evaluate_model", "evaluate_run", "format_table", "save_eval"]
+__all__ = [*metrics.__all__, "report_ks", "model_prefix_fn", "model_predictive", "evaluate_model", "evaluate_run",
+           "format_table", "save_eval"]
 
 
 # ----------------------------------------------------------------------------- a trained model on a task
@@ -163,6 +166,44 @@ def model_prefix_fn(model) -> Callable:
         return _model_predictions(model, flat_x, flat_y).reshape(*lead, ys.shape[-1])
 
     return predict_prefixes
+
+
+def model_predictive(model, xs, ys, *, variance=None, chunk: int = 512) -> dict[str, np.ndarray]:
+    """The model's predictive of every y_k on prompts, as float64 numpy arrays of shape (B, n).
+
+    ``log_prob`` (log p_model(y_k | x_k, first k pairs)), ``pit`` (F_model(y_k)), ``mean`` and
+    ``var``, computed in chunks of prompts on the model's device. The mean head needs ``variance``
+    (a number, or (B, n)): its prediction is read as N(prediction, variance).
+
+    Parameters
+    ----------
+    model : icl.model.GPT
+    xs : array of shape (B, n, d)
+    ys : array of shape (B, n)
+    variance : float or array of shape (B, n), optional
+    chunk : int
+        Prompts per forward pass.
+
+    Returns
+    -------
+    dict with keys ``log_prob``, ``pit``, ``mean``, ``var``
+    """
+    import torch
+
+    xs, ys = np.asarray(xs), np.asarray(ys)
+    var_full = None if variance is None else np.broadcast_to(np.asarray(variance, dtype=np.float64), ys.shape)
+    parts: dict[str, list[np.ndarray]] = {"log_prob": [], "pit": [], "mean": [], "var": []}
+    for i in range(0, len(xs), chunk):
+        bx = torch.as_tensor(xs[i:i + chunk], dtype=torch.float32)
+        by = torch.as_tensor(ys[i:i + chunk], dtype=torch.float32)
+        v = None if var_full is None else torch.as_tensor(np.ascontiguousarray(var_full[i:i + chunk]),
+                                                         dtype=torch.float32)
+        dist = model.predictive(bx, by, variance=None if v is None else v.to(next(model.parameters()).device))
+        y = by.to(dist.mean.device)
+        for key, value in (("log_prob", dist.log_prob(y)), ("pit", dist.cdf(y)), ("mean", dist.mean),
+                           ("var", dist.var)):
+            parts[key].append(_np64(value))
+    return {key: np.concatenate(v) for key, v in parts.items()}
 
 
 def format_table(result: dict) -> str:

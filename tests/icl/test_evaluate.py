@@ -292,3 +292,25 @@ def test_evaluate_run_writes_files_and_cli_prints_table(tiny_run, tmp_path, caps
                  "--out", str(tmp_path)]) == 0
     assert main(["eval", str(tiny_run), "--prompts", "32", "--n-points", "50", "--out", str(tmp_path)]) == 2
     assert "n_points must be <=" in capsys.readouterr().err
+
+
+def test_model_predictive_matches_the_model_and_chunks_do_not_matter():
+    import torch
+
+    from icl.config import ModelConfig
+    from icl.evaluate import model_predictive
+    from icl.model import GPT
+
+    torch.manual_seed(0)
+    model = GPT(ModelConfig(n_layer=1, n_head=2, n_embd=16, n_positions=6, head="gaussian"), n_dims=3)
+    rng = np.random.default_rng(0)
+    xs, ys = rng.standard_normal((10, 6, 3)), rng.standard_normal((10, 6))
+    out = model_predictive(model, xs, ys, chunk=3)
+    assert set(out) == {"log_prob", "pit", "mean", "var"} and all(v.shape == (10, 6) for v in out.values())
+    np.testing.assert_allclose(out["log_prob"], model.log_prob(xs, ys).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(out["pit"], model.cdf(xs, ys).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(out["mean"], model.predict_prefixes(xs, ys).numpy(), rtol=1e-6)
+    for key, value in model_predictive(model, xs, ys, chunk=512).items():
+        np.testing.assert_allclose(value, out[key], rtol=1e-6)
+    mean_head = GPT(ModelConfig(n_layer=1, n_head=2, n_embd=16, n_positions=6), n_dims=3)
+    assert np.all(model_predictive(mean_head, xs, ys, variance=0.25)["var"] == 0.25)

@@ -1,6 +1,9 @@
 """icl.metrics on data with known answers: bands cover the true mean at their level, SPD of a
 predictor with itself is 0, implicit weights recover the weights of predictors linear in the
-query, probes score 1 on exact read-outs and the population R^2 on noisy ones."""
+query, probes score 1 on exact read-outs and the population R^2 on noisy ones; the exact predictive
+is 0 nats above itself and a too wide one its KL divergence, PIT values of a calibrated Gaussian are
+uniform and its central intervals cover their level (a too narrow one's do not), and the closed-form
+CRPS equals the quadrature of its definition."""
 
 from __future__ import annotations
 
@@ -211,3 +214,115 @@ def test_probe_errors_name_the_problem():
         linear_probe(f[:4], f[:3, 0], f[4:], f[4:, 0])
     with pytest.raises(ValueError, match="lam"):
         linear_probe(f[:4], f[:4, 0], f[4:], f[4:, 0], lam=-1.0)
+
+
+# ----------------------------------------------------------------------------------------
+# Predictive distributions: nats above Bayes, PIT, coverage, calibration error, CRPS
+
+from scipy import integrate, stats  # noqa: E402
+
+from icl.metrics import (  # noqa: E402
+    bayes_gap,
+    calibration_error,
+    gaussian_crps,
+    gaussian_log_prob,
+    gaussian_pit,
+    interval_coverage,
+    nll_curve,
+    pit_histogram,
+)
+
+
+def _gaussian_prompts(n_prompts=4000, n=6, seed=0):
+    """y ~ N(mu, 1) with a mean mu that differs per prompt and position (a known predictive)."""
+    rng = np.random.default_rng(seed)
+    mu = rng.standard_normal((n_prompts, n))
+    return mu, mu + rng.standard_normal((n_prompts, n))
+
+
+def test_exact_predictive_is_zero_nats_above_itself():
+    mu, ys = _gaussian_prompts()
+    lp = gaussian_log_prob(mu, 1.0, ys)
+    gap = bayes_gap(lp, lp)
+    assert np.array_equal(gap.mean, np.zeros(6)) and np.array_equal(gap.lo, gap.hi)
+
+
+def test_gap_of_a_too_wide_gaussian_is_its_kl_divergence():
+    """q = N(mu, 2) against p = N(mu, 1): KL(p || q) = (log 2 + 1/2 - 1) / 2 = 0.0966 nats, inside the band."""
+    mu, ys = _gaussian_prompts()
+    gap = bayes_gap(gaussian_log_prob(mu, 1.0, ys), gaussian_log_prob(mu, 2.0, ys))
+    kl = 0.5 * (np.log(2.0) + 0.5 - 1.0)
+    # within two half-widths (about 4 standard errors) at each of the 6 positions, and clearly above 0
+    assert np.all(np.abs(gap.mean - kl) < (gap.hi - gap.lo)) and np.all(gap.lo > 0)
+
+
+def test_nll_of_the_exact_gaussian_is_its_entropy():
+    mu, ys = _gaussian_prompts()
+    curve = nll_curve(gaussian_log_prob(mu, 1.0, ys))
+    entropy = 0.5 * np.log(2 * np.pi * np.e)
+    assert np.all(np.abs(curve.mean - entropy) < (curve.hi - curve.lo))  # within about 4 standard errors
+
+
+def test_pit_of_a_calibrated_gaussian_is_uniform():
+    mu, ys = _gaussian_prompts(seed=3)
+    hist = pit_histogram(gaussian_pit(mu, 1.0, ys)[:, 2], n_bins=10)
+    # 4000 values in 10 bins: each density has sd sqrt(0.9 / 400) = 0.047; 0.2 is 4 sd
+    assert np.all(np.abs(hist.density - 1) < 0.2) and hist.edges[0] == 0 and hist.edges[-1] == 1
+    assert hist.ks_pvalue > 0.01  # fixed seed: not tiny
+    narrow = pit_histogram(gaussian_pit(mu, 0.25, ys)[:, 2], n_bins=10)  # control: a too narrow predictive
+    assert narrow.ks_pvalue < 1e-10 and narrow.density[0] > 1.5 and narrow.density[-1] > 1.5  # U shape
+
+
+def test_coverage_is_nominal_when_calibrated_and_below_when_too_narrow():
+    mu, ys = _gaussian_prompts()
+    for level in (0.5, 0.9):
+        ok = interval_coverage(gaussian_pit(mu, 1.0, ys), level, ci=0.999)  # 6 positions: a 99.9% band each
+        assert np.all((ok.lo <= level) & (level <= ok.hi)), level
+        narrow = interval_coverage(gaussian_pit(mu, 0.25, ys), level)
+        expected = 2 * stats.norm.cdf(0.5 * stats.norm.ppf(0.5 + level / 2)) - 1  # |Z| <= sd * z_level
+        assert np.all(narrow.hi < level) and np.all(np.abs(narrow.mean - expected) < 0.03), level
+
+
+def test_coverage_band_is_the_exact_binomial_interval():
+    u = np.array([[0.5], [0.5], [0.5], [0.01]])  # 3 of 4 inside the central 50% interval
+    c = interval_coverage(u, 0.5)
+    assert c.mean[0] == 0.75
+    np.testing.assert_allclose([c.lo[0], c.hi[0]], [stats.beta.ppf(0.025, 3, 2), stats.beta.ppf(0.975, 4, 1)])
+
+
+def test_calibration_error_is_small_when_calibrated_and_large_when_not():
+    mu, ys = _gaussian_prompts()
+    assert np.all(calibration_error(gaussian_pit(mu, 1.0, ys)) < 0.02)
+    assert np.all(calibration_error(gaussian_pit(mu, 0.25, ys)) > 0.1)
+    assert np.all(calibration_error(gaussian_pit(mu, 4.0, ys)) > 0.1)  # too wide fails too
+
+
+def test_gaussian_crps_matches_quadrature_of_its_definition():
+    """CRPS(F, y) = int (F(t) - 1{t >= y})^2 dt, integrated by scipy on both sides of y."""
+    for mean, var, y in [(0.0, 1.0, 0.3), (1.5, 0.2, -0.4), (-2.0, 9.0, 4.0), (0.0, 1e-4, 0.01)]:
+        F = stats.norm(mean, np.sqrt(var)).cdf
+        left = integrate.quad(lambda t: F(t) ** 2, -np.inf, y, limit=200)[0]
+        right = integrate.quad(lambda t: (1 - F(t)) ** 2, y, np.inf, limit=200)[0]
+        assert gaussian_crps(mean, var, y) == pytest.approx(left + right, rel=1e-6, abs=1e-9)
+    assert gaussian_crps(0.0, 1e-12, 2.0) == pytest.approx(2.0, rel=1e-5)  # a point mass scores |y - mean|
+
+
+def test_gaussian_crps_is_proper_on_average():
+    """The expected CRPS under y ~ N(0, 1) is smallest for the true predictive (a proper score)."""
+    ys = np.random.default_rng(1).standard_normal(200_000)
+    scores = {v: gaussian_crps(0.0, v, ys).mean() for v in (0.5, 1.0, 2.0)}
+    assert scores[1.0] < scores[0.5] and scores[1.0] < scores[2.0]
+    assert scores[1.0] == pytest.approx(1 / np.sqrt(np.pi), rel=0.01)  # E|Y - Y'| / 2 for Y, Y' ~ N(0, 1)
+
+
+def test_predictive_metrics_name_bad_inputs():
+    with pytest.raises(ValueError, match=r"interval_coverage: u must lie in \[0, 1\]"):
+        interval_coverage(np.array([[1.5]]), 0.5)
+    with pytest.raises(ValueError, match=r"interval_coverage: level must be in \(0, 1\), got 1.0"):
+        interval_coverage(np.array([[0.5]]), 1.0)
+    with pytest.raises(ValueError, match="gaussian_crps: var must be finite and > 0"):
+        gaussian_crps(0.0, 0.0, 1.0)
+    with pytest.raises(ValueError, match="bayes_gap: log_p_bayes and log_p_model disagree in shape"):
+        bayes_gap(np.zeros((2, 3)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="calibration_error: levels must be numbers in"):
+        calibration_error(np.array([[0.5]]), levels=[0.0, 0.5])
