@@ -73,20 +73,55 @@ class FourierSeries(FeatureTask):
 class FourierMixture(FourierSeries):
     """Fourier series whose maximum frequency N is itself uniform on 1..max_freq (Panwar et al. 2024, simplicity bias).
 
-    The exact predictor is BMA over N; ``prior.weights_prefixes`` gives the posterior over N.
+    Panwar et al.'s task (their public code, task ``fourier_series_mixture`` with
+    ``standardize=True``): given N, f(x) = sum_{j <= N} a_j cos(pi j x / L) + b_j sin(pi j x / L)
+    with a_j, b_j ~ N(0, scale^2 / N), no constant term, so E[f(x)^2] = scale^2 for every N.
+    ``intercept=True`` adds a constant a_0 with the same variance; ``standardize=False`` gives
+    every coefficient variance scale^2 (the toolkit's earlier prior: ``intercept=True,
+    standardize=False``). The exact predictor is BMA over N; ``prior.weights_prefixes`` gives the
+    posterior over N (component N - 1). The coefficient vector keeps the layout of
+    :class:`estimators.bayes.FourierFeatures` (constant, cos_1..cos_N_max, sin_1..sin_N_max);
+    without an intercept its first entry is 0.
+
+    Examples
+    --------
+    >>> task = FourierMixture(max_freq=4, length=5.0)
+    >>> task.f_second_moment(), [round(float(c.cov[1, 1]), 3) for c in task.prior.prior.components]
+    (1.0, [1.0, 0.5, 0.333, 0.25])
     """
 
     name = "fourier-mixture"
-    description = "Fourier series with a random max frequency N ~ U{1..max_freq} (Panwar 2024 simplicity bias)"
+    description = ("Fourier series with a random max frequency N ~ U{1..max_freq}, coefficients N(0, scale^2 / N), "
+                   "no constant term (Panwar 2024 simplicity bias)")
 
-    def __init__(self, d: int = 1, noise: float = 0.0, max_freq: int = 10, length: float = 5.0, scale: float = 1.0):
+    def __init__(self, d: int = 1, noise: float = 0.0, max_freq: int = 10, length: float = 5.0, scale: float = 1.0,
+                 intercept: bool = False, standardize: bool = True):
         super().__init__(d, noise, max_freq, length, scale)
-        from estimators.bayes import fourier_mixture_prior
+        from estimators.bayes import FeaturePrior, FourierFeatures, GaussianPrior, MixturePrior
 
-        self.prior = fourier_mixture_prior(self.max_freq, period_length=self.length, scale=self.scale)
+        for key, value in (("intercept", intercept), ("standardize", standardize)):
+            if not isinstance(value, bool):
+                raise ConfigError(f"task.kwargs.{key}: must be true or false, got {value!r}")
+        self.intercept, self.standardize = intercept, standardize
+        freqs = np.arange(1, self.max_freq + 1)
+        comps = []
+        for n_top in freqs:
+            var = self.scale**2 / n_top if standardize else self.scale**2
+            on = (freqs <= n_top).astype(float)
+            comps.append(GaussianPrior(np.zeros(2 * self.max_freq + 1),
+                                       np.diag(np.concatenate([[float(intercept)], on, on]) * var)))
+        weights = np.full(self.max_freq, 1.0 / self.max_freq)
+        self.prior = FeaturePrior(FourierFeatures(self.max_freq, self.length), MixturePrior(comps, weights))
+
+    def coefficient_variance(self) -> np.ndarray:
+        """Variance of each cos / sin coefficient given N = 1..max_freq, shape (max_freq,)."""
+        n_top = np.arange(1, self.max_freq + 1)
+        return self.scale**2 / n_top if self.standardize else np.full(self.max_freq, self.scale**2)
 
     def f_second_moment(self) -> float:
-        return self.scale**2 * (1.0 + (self.max_freq + 1) / 2.0)  # E[N] = (max_freq + 1) / 2
+        # E[cos^2] = E[sin^2] = 1/2 on [-L, L]: given N, E[f^2] = (intercept + N) v_N; N uniform
+        n_top = np.arange(1, self.max_freq + 1)
+        return float(np.mean((float(self.intercept) + n_top) * self.coefficient_variance()))
 
 
 class HaarFeatures:
