@@ -57,14 +57,23 @@ def gallery_table(docs_dir: str | Path = "docs") -> str:
     lines = ["| figure | claim | value [95% interval] | threshold | verdict | controls (value: verdict) |",
              "|---|---|---|---|---|---|"]
     counts = dict.fromkeys(_MARK, 0)
+    checks = {"pass": 0, "fail": 0}
+    paper = 0
     for doc in docs:
         for claim in doc["claims"]:
             lines.append(_row(doc, claim))
-            counts[claim["verdict"]] += 1
+            if claim.get("kind") == "check":  # an identity checks the code; it is not evidence
+                checks["pass" if claim["verdict"] == "holds" else "fail"] += 1
+            elif claim.get("scale", {}).get("expected_at") == "paper":  # not counted at a smaller preset
+                paper += 1
+            else:
+                counts[claim["verdict"]] += 1
     presets = sorted({doc["preset"] for doc in docs})
     total = ", ".join(f"{n} {v}" for v, n in counts.items())
     lines.append("")
-    lines.append(f"{len(docs)} figures ({'/'.join(presets)} presets), {sum(counts.values())} claims: {total}.")
+    lines.append(f"{len(docs)} figures ({'/'.join(presets)} presets). Evidence at this scale, {sum(counts.values())} "
+                 f"claims: {total}; {paper} expected only at paper scale (not counted); {sum(checks.values())} code "
+                 f"checks: {checks['pass']} pass, {checks['fail']} fail.")
     return "\n".join(lines)
 
 

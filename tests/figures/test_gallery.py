@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +24,11 @@ def test_gallery_table_and_update(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps(_doc("a", [_record(0.01), _record(0.5)])))
     table = gallery_table(tmp_path)
     assert "| `a` | gap \\| at most 0.05 | 0.01 [0, 0.02] | <= 0.05 | ✔ holds | zero 1: fails |" in table
-    assert "✘ fails" in table and "1 figures (quick presets), 2 claims: 1 holds, 1 fails" in table
+    assert "✘ fails" in table and "1 figures (quick presets). Evidence at this scale, 2 claims: 1 holds, 1 fails" in table
+    check = dict(_record(0.01), kind="check")
+    (tmp_path / "a.json").write_text(json.dumps(_doc("a", [_record(0.01), check])))
+    assert "1 claims: 1 holds, 0 fails, 0 undetermined, 0 uninformative; 0 expected only at paper scale (not counted); " \
+           "1 code checks: 1 pass, 0 fail." in gallery_table(tmp_path)
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{BEGIN}\nold\n{END}\nrest\n")
     assert not update_readme(readme, tmp_path, check=True)
