@@ -3,13 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: demo test bench figures proofs clean
+.PHONY: demo test bench figures proofs docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# torch is pinned below 2.14 in pyproject.toml so pip takes the CPU wheel, not a multi-GB CUDA build.
+	# The index, not the version bound, picks torch's CPU or CUDA build: from PyPI, Linux gets the CUDA
+	# build (~2.7 GB). For a CPU-only machine, first install torch from https://download.pytorch.org/whl/cpu
+	# into .venv (docs/install.md); pip then keeps it.
 	$(BIN)/python -m pip install -q -e ".[test,bench]"
 	touch $(STAMP)
 
@@ -26,5 +29,14 @@ bench: $(STAMP)
 proofs: $(STAMP)
 	$(BIN)/python -m proofs
 
+# The documentation site (mkdocs.yml) into site/; --strict turns a broken link or reference into an error.
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	@echo "site/index.html: the documentation site"
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis runs figures/out
+	rm -rf $(VENV) .pytest_cache .hypothesis runs figures/out site
