@@ -10,7 +10,11 @@ from the ``rng`` argument (a ``numpy.random.Generator`` or an int seed).
 - :func:`multi_population`: X from HDGM's P, Y a mixture of K HDGM-like populations that
   perturb K different coordinate pairs, with the correlation strength rho_K chosen so that
   the population MMD^2 under a reference Gaussian kernel is the same for every K
-  (:func:`multi_population_rho`, computed in closed form).
+  (:func:`multi_population_rho`, computed in closed form). Its populations are barely
+  distinguishable from each other and from X.
+- :func:`separated_populations`: X standard normal, Y a mixture of K populations whose means
+  sit ``shift`` away from X's along K different axes: far apart from each other and each
+  separable from X (the setting in which Zhang et al. 2024 expect MMD-MP to help).
 
 The stable import path ``estimators.mmd_data`` names this module. What does not live here: the
 tests themselves (:mod:`estimators.mmd`).
@@ -26,7 +30,7 @@ import numpy as np
 
 from ..validation import check_int, check_positive
 
-__all__ = ["blob", "hdgm", "multi_population", "multi_population_rho", "BLOB_CORRELATIONS"]
+__all__ = ["blob", "hdgm", "multi_population", "multi_population_rho", "separated_populations", "BLOB_CORRELATIONS"]
 
 #: r_i of Y's blob i (i = 3 row + col): -0.02 - 0.002 i (i < 4), 0 (i = 4), 0.02 + 0.002 (i - 5) (i > 4).
 BLOB_CORRELATIONS = np.array([-0.02 - 0.002 * i if i < 4 else 0.0 if i == 4 else 0.02 + 0.002 * (i - 5) for i in range(9)])
@@ -277,3 +281,70 @@ def multi_population(
     chols = np.linalg.cholesky(_population_covs(d, K, rho))  # (K, 2, d, d)
     pop = [rng.integers(K, size=shape + (k,)) for k in counts]
     return X, _hdgm_draw(rng, shape, d, counts, (chols[pop[0], 0], chols[pop[1], 1]))
+
+
+def _axes(d: int, K: int) -> np.ndarray:
+    """K unit vectors: e_0, e_1, ..., e_{d-1}, then -e_0, -e_1, ... (rows of a (K, d) array)."""
+    eye = np.eye(d)
+    return np.concatenate([eye, -eye])[:K]
+
+
+def separated_populations(
+    n: int, K: int, d: int = 10, rng: Any = 0, *, shift: float = 1.0, scale: float = 1.0, null: bool = False,
+    size: int | None = None,
+):
+    """Several far-apart populations in Y, each separable from X (multi-population MMD tests).
+
+    X ~ N(0, I_d). Each point of Y picks one of K populations uniformly; population k is
+    ``N(shift * u_k, scale^2 I_d)`` with ``u_k`` the k-th of e_0, ..., e_{d-1}, -e_0, ..., -e_{d-1}. Every
+    population is ``shift`` away from X's mean, and two populations are ``shift * sqrt(2)`` (or
+    ``2 shift``) apart: the populations are as different from each other as from X, like the
+    texts of several language models against human text (Zhang et al. 2024, section 3).
+
+    Parameters
+    ----------
+    n : int, >= 2
+        Points per sample.
+    K : int, 1 <= K <= 2 d
+        Populations in Y.
+    d : int, >= 1
+    rng : numpy Generator or int seed
+    shift : float, > 0
+        Distance of every population's mean from X's.
+    scale : float, > 0
+        Standard deviation of every coordinate within a population (below 1: each population is
+        more concentrated than X, as one language model's texts are less varied than human text).
+    null : bool
+        Draw Y from X's distribution too.
+    size : int, optional
+        Number of independent (X, Y) draws, stacked on a leading axis.
+
+    Returns
+    -------
+    X, Y : arrays of shape (n, d), or (size, n, d)
+
+    References
+    ----------
+    Zhang et al. (2024), "Detecting machine-generated texts by multi-population aware optimization
+    for maximum mean discrepancy", ICLR, sections 3-4.
+
+    Examples
+    --------
+    >>> X, Y = separated_populations(2000, K=2, d=3, rng=0, shift=3.0)
+    >>> X.shape, np.round(Y.mean(0) / 3, 1).tolist()  # half the points around 3 e_0, half around 3 e_1
+    ((2000, 3), [0.5, 0.5, 0.0])
+    """
+    fn = "separated_populations"
+    n = check_int(n, "n", fn, minimum=2)
+    d = check_int(d, "d", fn, minimum=1)
+    K = check_int(K, "K", fn, minimum=1, maximum=2 * d)
+    shift = check_positive(shift, "shift", fn)
+    scale = check_positive(scale, "scale", fn)
+    rng = _rng(rng, fn)
+    shape = _shape(size, fn) + (n,)
+    X = rng.standard_normal(shape + (d,))
+    noise = rng.standard_normal(shape + (d,))
+    if null:
+        return X, noise
+    pop = rng.integers(K, size=shape)
+    return X, scale * noise + shift * _axes(d, K)[pop]

@@ -213,6 +213,51 @@ def test_train_kernel_improves_objective_and_feeds_the_test(objective):
     np.testing.assert_allclose(res_t.pvalue.numpy(), res.pvalue)
 
 
+def test_grid_start_stays_off_the_near_identity_kernel():
+    """At 2^-6 x the median the deep kernel's matrix is nearly the identity (mean off-diagonal entry < 0.01):
+    each point sees almost no neighbour and J is noise, yet the old 2^-6 .. 2^2 grid picked it on this draw.
+    The grid start stays within a factor 4 of the median, off the near-identity matrices."""
+    from estimators import median_heuristic
+    from estimators.mmd._learned import _grid_start, _mean_offdiag, _ratio, featurizer
+    from estimators.mmd_data import blob
+
+    X, Y = blob(90, rng=np.random.default_rng([1, 0]))
+    Z = torch.tensor(np.concatenate([X, Y]), dtype=torch.float32)
+    phi = featurizer(2, 30, 30, seed=1)
+    q = GaussianKernel(float(median_heuristic(Z)))(Z, Z)
+    med = float(median_heuristic(phi(Z).detach()))
+    e = 1e-3
+
+    def K_of(h):
+        return ((1 - e) * GaussianKernel(h)(phi(Z), phi(Z)) + e) * q
+
+    with torch.no_grad():
+        old = max((med * 2.0**k for k in range(-6, 3)), key=lambda h: float(_ratio(K_of(h), 90, False, 1e-8)[0]))
+        h = _grid_start(K_of, med, 90, 1e-8)
+        assert old <= med / 16 and _mean_offdiag(K_of(old)) < 0.01
+        assert med / 4 <= h <= 4 * med and _mean_offdiag(K_of(h)) >= 0.05
+
+
+def test_train_kernel_minibatches_and_validation_selection():
+    from estimators.mmd_data import hdgm
+
+    X, Y = hdgm(200, 2, rng=3)
+    Xv, Yv = hdgm(100, 2, rng=4)
+    kernel, hist = train_kernel(X, Y, "mmd-d", n_epochs=20, hidden=8, n_out=8, lr=2e-3, batch_size=50, seed=0,
+                                return_history=True)
+    assert hist.shape == (21,) and np.all(np.isfinite(hist))
+    # with a validation pair the returned kernel is the checkpoint with the best validation J (of MMD^2)
+    J_val = lambda k: float(mmd2(Xv, Yv, k, one_sample=True)) / np.sqrt(  # noqa: E731
+        max(float(mmd2_h1_variance(Xv, Yv, k)), 0) + 1e-8)
+    picked = train_kernel(X, Y, "mmd-mp", n_epochs=20, hidden=8, n_out=8, lr=2e-3, seed=0, validation=(Xv, Yv),
+                          val_every=5)
+    for stop in (5, 10, 15, 20):  # every checkpoint the selection saw is no better on the validation pair
+        k = train_kernel(X, Y, "mmd-mp", n_epochs=stop, hidden=8, n_out=8, lr=2e-3, seed=0)
+        assert J_val(k) <= J_val(picked) + 1e-4
+    with pytest.raises(TypeError, match="validation must be a pair"):
+        train_kernel(X, Y, "mmd-d", n_epochs=2, validation=Xv)
+
+
 def test_c2st_statistics_and_calibration(rng):
     X, Y = rng.normal(size=(60, 2)), rng.normal(size=(60, 2)) + 1.5
     clf = train_classifier(X, Y, hidden=16, n_epochs=300, lr=1e-2)

@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from estimators.mmd_data import BLOB_CORRELATIONS, blob, hdgm, multi_population, multi_population_rho
+from estimators.mmd_data import (
+    BLOB_CORRELATIONS,
+    blob,
+    hdgm,
+    multi_population,
+    multi_population_rho,
+    separated_populations,
+)
 from estimators.mmd.data import _expected_kernel, _pairs, _population_mmd2
 
 
@@ -98,6 +105,26 @@ def test_multi_population_mixture_structure():
     np.testing.assert_allclose(np.cov(Y1[: (n + 1) // 2].T), np.cov(Yh[: (n + 1) // 2].T), atol=0.03)
 
 
+def test_separated_populations_are_far_apart_and_each_shifted():
+    n, d, K, shift = 40000, 4, 6, 6.0  # far enough apart that the nearest mean recovers the population
+    X, Y = separated_populations(n, K, d, rng=0, shift=shift)
+    np.testing.assert_allclose(X.mean(0), 0, atol=0.03)
+    np.testing.assert_allclose(np.cov(X.T), np.eye(d), atol=0.03)
+    # each point of Y is a population mean (one of +-shift e_j) plus standard normal noise:
+    # the nearest of the K means recovers the population, and the residual is N(0, I)
+    means = shift * np.concatenate([np.eye(d), -np.eye(d)])[:K]
+    pop = np.argmin(((Y[:, None, :] - means) ** 2).sum(-1), axis=1)
+    assert np.all(np.abs(np.bincount(pop, minlength=K) / n - 1 / K) < 0.03)
+    for k in range(K):
+        np.testing.assert_allclose(Y[pop == k].mean(0), means[k], atol=0.1)
+    # pairwise distances between population means: shift * sqrt(2), or 2 shift for opposite axes
+    dist = np.linalg.norm(means[:, None] - means[None], axis=-1)[np.triu_indices(K, 1)]
+    assert set(np.round(dist / shift, 6)) == {round(np.sqrt(2), 6), 2.0}
+    Xn, Yn = separated_populations(50, K, d, rng=1, null=True, size=3)
+    assert Xn.shape == Yn.shape == (3, 50, d)
+    np.testing.assert_array_equal(separated_populations(5, 2, 3, rng=7)[1], separated_populations(5, 2, 3, rng=7)[1])
+
+
 def test_bad_input_errors():
     with pytest.raises(ValueError, match="n must be >= 2, got 1"):
         blob(1)
@@ -111,3 +138,7 @@ def test_bad_input_errors():
         multi_population_rho(8, 5, rho1=0.7)
     with pytest.raises(TypeError, match="size must be an integer"):
         blob(10, size=2.5)
+    with pytest.raises(ValueError, match="K must be <= 6"):
+        separated_populations(10, K=7, d=3)
+    with pytest.raises(ValueError, match="shift must be > 0"):
+        separated_populations(10, K=1, shift=0.0)
