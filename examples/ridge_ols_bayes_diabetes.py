@@ -40,7 +40,7 @@ calibration, pool = rows[:150], rows[150:]  # hyperparameters from 150 rows, pro
 print(f"{n_rows} rows, d = {d}")
 
 # %% [markdown]
-# ## Empirical Bayes: $\tau^2$ and $\sigma^2$ from the log evidence
+# ## Empirical Bayes: τ² and σ² from the log evidence
 #
 # `GaussianPrior(...).posterior(X, y, noise).log_evidence` is
 # $\log \mathcal N(y;\, 0,\, \tau^2 X X^\top + \sigma^2 I)$ (Rasmussen & Williams 2006, eq. 2.30).

@@ -116,6 +116,7 @@ def test_cli_reference_has_every_subcommand():
         assert f"## icl {name}" in page
         assert f"usage: icl {name}" in page
     assert "--preset" in page and "--publish" in page
+    assert "## Output of `icl presets`" in page and "linear-quick" in page
 
 
 def test_example_page(tmp_path):

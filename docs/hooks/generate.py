@@ -185,7 +185,7 @@ def gallery_markdown(figures_dir: Path, docs_dir: Path) -> str:
                   "```bash", f"icl figure {name} --preset quick    # CPU", f"icl figure {name} --preset paper    # GPU",
                   "```", ""]
         if info.get("PAPER_GPU_TIME"):
-            lines += [f"Paper preset on a GPU: {info['PAPER_GPU_TIME']}. Module: `{info['module']}`.", ""]
+            lines += [f"Paper preset: {info['PAPER_GPU_TIME']}. Module: `{info['module']}`.", ""]
         variants = [s for s in stems if s == name or s.startswith(name + "-") and s[len(name) + 1:] not in figs]
         for stem in sorted(variants, key=lambda s: (s != name, s)) or [name]:
             if stem != name:
@@ -210,7 +210,7 @@ def cli_markdown() -> str:
     from icl_toolkit.cli import build_parser
 
     old = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = "100"  # argparse wraps to the terminal width: fix it for the page
+    os.environ["COLUMNS"] = "82"  # argparse wraps to the terminal width: fix it to the page's
     try:
         parser = build_parser()
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -232,12 +232,32 @@ def cli_markdown() -> str:
         ]
         for name, subparser in sub.choices.items():
             lines += [f"## icl {name}", "", "```text", subparser.format_help().rstrip(), "```", ""]
+        for name in ("tasks", "presets"):
+            lines += [f"## Output of `icl {name}`", "", *_command_output(name), ""]
         return "\n".join(lines)
     finally:
         if old is None:
             os.environ.pop("COLUMNS", None)
         else:
             os.environ["COLUMNS"] = old
+
+
+def _command_output(name: str) -> list[str]:
+    """What ``icl NAME`` prints, as a text block (a note instead if it fails: the page still builds)."""
+    import contextlib
+    import io
+
+    from icl_toolkit.cli import main
+
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            code = main([name])
+    except Exception as err:  # a task or preset being edited must not take the whole site down
+        return [f"`icl {name}` failed while the site was built: {type(err).__name__}: {err}"]
+    if code != 0:
+        return [f"`icl {name}` exited with code {code} while the site was built."]
+    return ["```text", out.getvalue().rstrip(), "```"]
 
 
 # ----------------------------------------------------------------------------- examples
