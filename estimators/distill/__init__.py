@@ -2,10 +2,13 @@
 
 KRR-ST (Lee et al. 2024, "Self-Supervised Dataset Distillation for Transfer Learning", ICLR,
 section 3 and Algorithm 1) and KIP (Nguyen et al. 2021) live in :mod:`._krr`; the random-subset and
-k-means coresets and the pretraining step that evaluates every set in :mod:`._baselines`.
+k-means coresets and the pretraining steps that evaluate every set (regression on target
+representations; cross-entropy on labels for the coresets, as Lee et al. pretrain them) in
+:mod:`._baselines`.
 """
 
-from ._baselines import kmeans_coreset, pretrain, random_subset
+from ._baselines import kmeans_coreset, pretrain, pretrain_supervised, random_subset
 from ._krr import DistilledSet, kip, krr_predict, krr_st
 
-__all__ = ["DistilledSet", "krr_predict", "krr_st", "kip", "random_subset", "kmeans_coreset", "pretrain"]
+__all__ = ["DistilledSet", "krr_predict", "krr_st", "kip", "random_subset", "kmeans_coreset", "pretrain",
+           "pretrain_supervised"]

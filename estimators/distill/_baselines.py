@@ -1,7 +1,9 @@
 """Coreset baselines for dataset distillation: a random subset, k-means centroids, and pretraining.
 
 Lee et al. 2024 (KRR-ST), section 5, compare the distilled set with a random subset and with k-means
-centroids of the real inputs; :func:`pretrain` trains an encoder on any of these sets.
+centroids of the real inputs; :func:`pretrain` trains an encoder to regress target representations
+on any of these sets (how a distilled set is used), :func:`pretrain_supervised` trains it with
+cross-entropy on labels (how Lee et al.'s code pretrains on the random and k-means baselines).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from torch import nn
 from ..validation import check_int
 from ._krr import DistilledSet, _check, _fresh, _targets
 
-__all__ = ["random_subset", "kmeans_coreset", "pretrain"]
+__all__ = ["random_subset", "kmeans_coreset", "pretrain", "pretrain_supervised"]
 
 
 def random_subset(X_real: torch.Tensor, target: Callable, m: int, *, seed: int = 0) -> DistilledSet:
@@ -112,6 +114,69 @@ def pretrain(
     for _ in range(steps):
         idx = torch.randperm(n, generator=gen)[:batch_size].to(X.device) if n > batch_size else slice(None)
         loss = ((head(model(X[idx]).flatten(1)) - Y[idx]) ** 2).sum(1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return model
+
+
+def pretrain_supervised(
+    model: nn.Module,
+    X: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    n_classes: int | None = None,
+    steps: int = 500,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    batch_size: int = 256,
+    augment: Callable | None = None,
+    seed: int = 0,
+) -> nn.Module:
+    """Pretrain ``model`` (inputs -> features (b, h)) with cross-entropy on labels through a linear head.
+
+    Adam on ``CE(head(model(augment(X))), labels)``; the head is dropped and ``model`` (trained in
+    place) is returned. This is the supervised pretraining that Lee et al. 2024's code applies to
+    the random-subset and k-means baselines (their ``pretrain_dc``: a random augmentation of every
+    batch, cross-entropy on the selected images' labels).
+
+    Parameters
+    ----------
+    model : nn.Module
+    X : tensor of shape (m, ...)
+    labels : integer tensor of shape (m,)
+    n_classes : int, optional
+        Outputs of the head (default: ``labels.max() + 1``).
+    steps, lr, weight_decay, batch_size, seed
+        Adam steps and settings, minibatch size, seed of the head and the batches.
+    augment : callable, optional
+        ``augment(X, generator) -> X'``: a random view of each batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU())
+    >>> X = torch.tensor([[1.0, 0.0], [0.0, 1.0]]); y = torch.tensor([0, 1])
+    >>> pretrain_supervised(net, X, y, steps=50, lr=1e-2) is net
+    True
+    """
+    fn = "pretrain_supervised"
+    if labels.ndim != 1 or labels.shape[0] != X.shape[0] or labels.dtype not in (torch.int32, torch.int64):
+        raise ValueError(f"{fn}: labels must be an integer tensor of shape ({X.shape[0]},), got "
+                         f"{labels.dtype} {tuple(labels.shape)}")
+    n_classes = int(labels.max()) + 1 if n_classes is None else check_int(n_classes, "n_classes", fn, minimum=1)
+    steps = check_int(steps, "steps", fn, minimum=1)
+    batch_size = check_int(batch_size, "batch_size", fn, minimum=1)
+    gen = torch.Generator().manual_seed(check_int(seed, "seed", fn, minimum=0))
+    with torch.no_grad():
+        h = model(X[:1]).flatten(1).shape[1]
+    head = _fresh(lambda: nn.Linear(h, n_classes), seed, X.device)
+    opt = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=lr, weight_decay=weight_decay)
+    n = X.shape[0]
+    for _ in range(steps):
+        idx = torch.randperm(n, generator=gen)[:batch_size].to(X.device) if n > batch_size else slice(None)
+        xb = X[idx] if augment is None else augment(X[idx], gen)
+        loss = nn.functional.cross_entropy(head(model(xb).flatten(1)), labels[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

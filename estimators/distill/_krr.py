@@ -6,11 +6,11 @@ representations ``Y_s`` so that kernel ridge regression on the features of a mod
 drawn from a pool predicts a target model's representations of real data::
 
     F = [f(X), 1]                      features with a bias column
-    K_ss = F_s F_s^T, K_rs = F_r F_s^T, lam = 1e-6 tr(K_ss)
+    K_ss = F_s F_s^T, K_rs = F_r F_s^T, lam = 1e-6 tr(K_ss) (a constant of the graph)
     Y_hat = K_rs (K_ss + lam I)^{-1} Y_s,  loss = mean ||Y_hat - g(X_r)||^2
 
-AdamW updates ``X_s`` and ``Y_s``; the pool's models are trained online on
-``(X_s, Y_s)`` and re-initialised periodically. Baselines: :func:`kip` (kernel inducing points, Nguyen et al. 2021:
+AdamW updates ``X_s`` and ``Y_s`` at a linearly decaying rate; the pool's models are pre-trained
+for random numbers of steps, trained online on ``(X_s, Y_s)`` and re-initialised periodically. Baselines: :func:`kip` (kernel inducing points, Nguyen et al. 2021:
 the same outer loss with a fixed kernel on the raw inputs); the coresets and the pretraining
 step live in :mod:`._baselines`. Paper -> code:
 ``X_s, Y_s`` are ``DistilledSet.X, DistilledSet.Y``; the target model ``g`` is ``target``.
@@ -39,10 +39,12 @@ class DistilledSet(NamedTuple):
     losses: list  # outer loss per step (empty for the selection baselines)
 
 
-def krr_predict(K_ss: torch.Tensor, K_rs: torch.Tensor, Y_s: torch.Tensor, lam_scale: float = 1e-6) -> torch.Tensor:
+def krr_predict(K_ss: torch.Tensor, K_rs: torch.Tensor, Y_s: torch.Tensor, lam_scale: float = 1e-6, *,
+                detach_lam: bool = False) -> torch.Tensor:
     """Closed-form kernel ridge prediction ``K_rs (K_ss + lam I)^{-1} Y_s`` with ``lam = lam_scale tr(K_ss)``.
 
-    Differentiable in all three inputs (``lam`` included). Solved by Cholesky in float64
+    Differentiable in all three inputs (``lam`` included, unless ``detach_lam``: then ``lam`` is a
+    constant of the graph, as in Lee et al.'s code). Solved by Cholesky in float64
     (the synthetic set is small, and ``K_ss`` is often rank deficient so only ``lam``
     keeps it invertible); the result has the dtype of ``Y_s``.
 
@@ -52,6 +54,8 @@ def krr_predict(K_ss: torch.Tensor, K_rs: torch.Tensor, Y_s: torch.Tensor, lam_s
     K_rs : tensor of shape (b, m)
     Y_s : tensor of shape (m, r)
     lam_scale : float, > 0
+    detach_lam : bool
+        Treat ``lam`` as a constant (no gradient through ``tr(K_ss)``).
 
     Returns
     -------
@@ -78,7 +82,7 @@ def krr_predict(K_ss: torch.Tensor, K_rs: torch.Tensor, Y_s: torch.Tensor, lam_s
             f"{tuple(K_rs.shape)}, {tuple(Y_s.shape)}"
         )
     K = K_ss.double()
-    lam = lam_scale * torch.trace(K) + torch.finfo(torch.float64).tiny
+    lam = lam_scale * (torch.trace(K).detach() if detach_lam else torch.trace(K)) + torch.finfo(torch.float64).tiny
     L, info = torch.linalg.cholesky_ex(K + lam * torch.eye(m, dtype=K.dtype, device=K.device))
     if int(info) != 0:
         raise ValueError(f"{fn}: K_ss + lam I is not positive definite; K_ss must be a PSD Gram matrix")
@@ -119,21 +123,35 @@ def _init_set(X_real, Y_real, m, gen):
     return X_real[idx].clone(), Y_real[idx].clone()
 
 
-def _outer_loop(X_real, Y_real, m, steps, batch_size, lr, weight_decay, seed, progress, predict, after_step=None):
-    """Shared AdamW loop on (X_s, Y_s) for KRR-ST and KIP; ``predict(X_s, Y_s, X_r) -> Y_hat``."""
-    gen = torch.Generator().manual_seed(seed)
+def _outer_loop(X_real, Y_real, m, steps, batch_size, lr, weight_decay, seed, progress, predict, after_step=None,
+                lr_decay=False, augment=None, target=None, gen=None):
+    """Shared AdamW loop on (X_s, Y_s) for KRR-ST and KIP; ``predict(X_s, Y_s, X_r) -> Y_hat``.
+
+    ``lr_decay``: the rate decays linearly to 1e-3 of its start over the steps (Lee et al.'s
+    ``LinearLR``). ``augment(X_r, gen)``: a random view of each real batch, whose targets are then
+    ``target`` of the view (Lee et al. augment the real batch before the target model).
+    """
+    gen = gen if gen is not None else torch.Generator().manual_seed(seed)
     X_s, Y_s = _init_set(X_real, Y_real, m, gen)
     X_s.requires_grad_(True)
     Y_s.requires_grad_(True)
     opt = torch.optim.AdamW([X_s, Y_s], lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.LinearLR(opt, 1.0, 1e-3, total_iters=steps) if lr_decay else None
     losses = []
     n = X_real.shape[0]
     for step in progress(range(steps)):
         idx = torch.randint(n, (min(batch_size, n),), generator=gen).to(X_real.device)
-        loss = ((predict(X_s, Y_s, X_real[idx], step) - Y_real[idx]) ** 2).sum(1).mean()
+        if augment is None:
+            X_r, Y_r = X_real[idx], Y_real[idx]
+        else:
+            X_r = augment(X_real[idx], gen)
+            Y_r = _targets(target, X_r)
+        loss = ((predict(X_s, Y_s, X_r, step) - Y_r) ** 2).sum(1).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if sched is not None:
+            sched.step()
         losses.append(loss.item())
         if after_step is not None:
             after_step(X_s.detach(), Y_s.detach(), step)
@@ -150,21 +168,31 @@ def krr_st(
     batch_size: int = 256,
     lr: float = 1e-3,
     weight_decay: float = 0.0,
-    pool_size: int = 4,
-    reinit_every: int = 100,
+    pool_size: int = 10,
+    reinit_every: int = 1000,
     online_lr: float = 1e-3,
     lam_scale: float = 1e-6,
+    lr_decay: bool = True,
+    augment: Callable | None = None,
     seed: int = 0,
     progress: Callable = iter,
 ) -> DistilledSet:
     """KRR-ST: distill ``m`` synthetic inputs and target representations (Lee et al. 2024, Algorithm 1).
 
-    Each step draws a real batch ``X_r`` and a pool model ``f``; with ``F = [f(X), 1]``
-    the loss is ``mean_r ||F_r F_s^T (F_s F_s^T + lam I)^{-1} Y_s - g(X_r)||^2`` with
-    ``lam = lam_scale tr(F_s F_s^T)``; AdamW updates ``X_s`` and ``Y_s``. Then that
-    model (features plus a linear head to the target dimension) takes one Adam step
-    on ``MSE(head(f(X_s)), Y_s)``; after ``reinit_every`` such steps it is replaced by a
-    fresh model. Ages start staggered so the pool always spans training stages.
+    Each step draws a real batch ``X_r`` (a random view of it with ``augment``, whose targets are
+    then ``g`` of the view) and a pool model ``f``; with ``F = [f(X), 1]`` the loss is
+    ``mean_r ||F_r F_s^T (F_s F_s^T + lam I)^{-1} Y_s - g(X_r)||^2`` with ``lam = lam_scale
+    tr(F_s F_s^T)`` held constant (detached) and ``F_r`` computed without gradient, as in Lee et
+    al.'s code; AdamW updates ``X_s`` and ``Y_s`` at a rate decayed linearly to 1e-3 of ``lr``
+    (``lr_decay``). Then that model (features plus a linear head to the target dimension) takes
+    one Adam step on ``MSE(head(f(X_s)), Y_s)``; once it has taken ``reinit_every`` steps it is
+    replaced by a fresh model. Before the first step every pool model is trained for a random
+    number of steps in ``[1, reinit_every)`` on the initial set, so the pool spans training stages
+    from the start.
+
+    Lee et al.'s settings: a pool of 10 models re-initialised after 1000 steps, 160k outer steps,
+    real batches of 1024, pool models trained by SGD (rate 0.1, momentum 0.9); here the pool
+    models train by Adam at ``online_lr``, and steps and ``reinit_every`` are the caller's.
 
     Parameters
     ----------
@@ -180,6 +208,10 @@ def krr_st(
     steps, batch_size, lr, weight_decay, pool_size, reinit_every, online_lr, lam_scale, seed
         Outer steps, real batch size, AdamW settings for ``(X_s, Y_s)``, pool size,
         re-initialisation period, the pool models' Adam learning rate, ``lam`` scale, seed.
+    lr_decay : bool
+        Decay the outer rate linearly to 1e-3 of ``lr`` over the steps.
+    augment : callable, optional
+        ``augment(X, generator) -> X'``, a random view of a real batch.
     progress : callable
         Wraps the step range (e.g. ``tqdm``).
 
@@ -192,7 +224,8 @@ def krr_st(
     >>> import torch
     >>> X = torch.randn(64, 5, generator=torch.Generator().manual_seed(0))
     >>> g = torch.nn.Linear(5, 3)
-    >>> out = krr_st(X, g, lambda: torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU()), m=4, steps=5)
+    >>> f = lambda: torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU())
+    >>> out = krr_st(X, g, f, m=4, steps=5, pool_size=2, reinit_every=10)
     >>> out.X.shape, out.Y.shape, len(out.losses)
     (torch.Size([4, 5]), torch.Size([4, 3]), 5)
     """
@@ -205,6 +238,8 @@ def krr_st(
     lr, online_lr = check_positive(lr, "lr", fn), check_positive(online_lr, "online_lr", fn)
     weight_decay = check_nonnegative(weight_decay, "weight_decay", fn)
     seed = check_int(seed, "seed", fn, minimum=0)
+    if augment is not None and not callable(augment):
+        raise TypeError(f"{fn}: augment must be callable augment(X, generator) -> X, got {type(augment).__name__}")
     Y_real = _targets(target, X_real)
     device, r = X_real.device, Y_real.shape[1]
     counter = [seed * 1_000_003]
@@ -218,29 +253,38 @@ def krr_st(
         opt = torch.optim.Adam([*f.parameters(), *head.parameters()], lr=online_lr)
         return {"f": f, "head": head, "opt": opt, "age": 0}
 
-    pool = [new_member() for _ in range(pool_size)]
-    for i, member in enumerate(pool):
-        member["age"] = (i * reinit_every) // pool_size
-    pick = torch.Generator().manual_seed(seed + 7919)
-    current = [0]
-
-    def predict(X_s, Y_s, X_r, step):
-        current[0] = int(torch.randint(pool_size, (1,), generator=pick))
-        f = pool[current[0]]["f"]
-        F_s, F_r = _features(f, X_s), _features(f, X_r)
-        return krr_predict(F_s @ F_s.T, F_r @ F_s.T, Y_s, lam_scale)
-
-    def online_update(X_s, Y_s, step):
-        member = pool[current[0]]
+    def online_step(member, X_s, Y_s):
         loss = ((member["head"](member["f"](X_s).flatten(1)) - Y_s) ** 2).sum(1).mean()
         member["opt"].zero_grad(set_to_none=True)
         loss.backward()
         member["opt"].step()
         member["age"] += 1
+
+    gen = torch.Generator().manual_seed(seed)
+    pick = torch.Generator().manual_seed(seed + 7919)
+    pool = [new_member() for _ in range(pool_size)]
+    X0, Y0 = _init_set(X_real, Y_real, m, torch.Generator().manual_seed(seed))  # the loop's starting set
+    for member in pool:  # pre-train each for a random number of steps, as Lee et al.'s ModelPool.init
+        for _ in range(int(torch.randint(1, max(2, reinit_every), (1,), generator=pick))):
+            online_step(member, X0, Y0)
+    current = [0]
+
+    def predict(X_s, Y_s, X_r, step):
+        current[0] = int(torch.randint(pool_size, (1,), generator=pick))
+        f = pool[current[0]]["f"]
+        F_s = _features(f, X_s)
+        with torch.no_grad():
+            F_r = _features(f, X_r)
+        return krr_predict(F_s @ F_s.T, F_r @ F_s.T, Y_s, lam_scale, detach_lam=True)
+
+    def online_update(X_s, Y_s, step):
+        member = pool[current[0]]
+        online_step(member, X_s, Y_s)
         if member["age"] >= reinit_every:
             pool[current[0]] = new_member()
 
-    return _outer_loop(X_real, Y_real, m, steps, batch_size, lr, weight_decay, seed, progress, predict, online_update)
+    return _outer_loop(X_real, Y_real, m, steps, batch_size, lr, weight_decay, seed, progress, predict, online_update,
+                       lr_decay=lr_decay, augment=augment, target=target, gen=gen)
 
 
 def kip(

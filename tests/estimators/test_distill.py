@@ -20,6 +20,7 @@ from estimators import (
     pretrain,
     random_subset,
 )
+from estimators.distill import pretrain_supervised
 
 
 def _problem(n=200, d=6, r=3, seed=0):
@@ -75,13 +76,56 @@ def test_krr_st_lowers_its_outer_loss_and_is_deterministic():
     assert isinstance(out, DistilledSet) and out.X.shape == (8, 6) and out.Y.shape == (8, 3)
     assert not out.X.requires_grad and len(out.losses) == 120
     assert np.mean(out.losses[-20:]) < 0.7 * np.mean(out.losses[:20])
-    # ages start at 0, 10, 20 and grow by 150 in total: between 2 and 5 re-initialisations
-    assert 3 + 2 <= len(calls) <= 3 + 5
     calls.clear()
     krr_st(X, g, factory, 4, steps=40, pool_size=1, reinit_every=10)
-    assert len(calls) == 1 + 40 // 10  # one model, re-initialised after every 10 online steps
+    # one model, pre-trained for a in [1, 9] steps, then re-initialised whenever it reaches 10 steps:
+    # after 10 - a online steps and every 10 after that, 4 times in 40 steps whatever a is
+    assert len(calls) == 1 + 4
     again = krr_st(X, g, _factory, 8, **kw)
     assert torch.equal(out.X, again.X) and torch.equal(out.Y, again.Y)
+
+
+def test_krr_st_detaches_lam_and_augments_the_real_batch():
+    gen = torch.Generator().manual_seed(2)
+    F_s = torch.randn(4, 6, dtype=torch.float64, generator=gen, requires_grad=True)
+    F_r, Y_s = torch.randn(3, 6, dtype=torch.float64, generator=gen), torch.randn(4, 2, dtype=torch.float64)
+    lam = 1e-2 * torch.trace(F_s @ F_s.T).detach()
+    by_hand = F_r @ F_s.T @ torch.linalg.solve(F_s @ F_s.T + lam * torch.eye(4, dtype=torch.float64), Y_s)
+    (g1,) = torch.autograd.grad(by_hand.sum(), F_s)
+    (g2,) = torch.autograd.grad(krr_predict(F_s @ F_s.T, F_r @ F_s.T, Y_s, 1e-2, detach_lam=True).sum(), F_s)
+    (g3,) = torch.autograd.grad(krr_predict(F_s @ F_s.T, F_r @ F_s.T, Y_s, 1e-2).sum(), F_s)
+    torch.testing.assert_close(g2, g1)
+    assert not torch.allclose(g3, g1)  # the trace term is part of the other gradient
+    X, g = _problem()
+    seen = []
+
+    def augment(xb, generator):
+        seen.append(xb.shape[0])
+        return xb + 0.1 * torch.randn(xb.shape, generator=generator)
+
+    out = krr_st(X, g, _factory, 5, steps=7, batch_size=32, pool_size=2, reinit_every=5, augment=augment)
+    assert seen == [32] * 7 and len(out.losses) == 7
+    with pytest.raises(TypeError, match="augment must be callable"):
+        krr_st(X, g, _factory, 5, steps=2, augment=1.0)
+
+
+def test_pretrain_supervised_fits_the_labels():
+    X, _ = _problem(n=120)
+    y = (X[:, 0] > X[:, 0].median()).long() + 2 * (X[:, 1] > X[:, 1].median()).long()  # 4 classes
+    torch.manual_seed(0)
+    net = _factory()
+    assert pretrain_supervised(net, X, y, steps=300, lr=1e-2) is net
+    head = torch.nn.Linear(16, 4)
+    opt = torch.optim.Adam(head.parameters(), lr=0.05)
+    with torch.no_grad():
+        feats = net(X)
+    for _ in range(300):  # a linear read-out of the pretrained features separates the classes
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(head(feats), y).backward()
+        opt.step()
+    assert float((head(feats).argmax(1) == y).float().mean()) > 0.9
+    with pytest.raises(ValueError, match="labels must be an integer tensor of shape"):
+        pretrain_supervised(net, X, y.float())
 
 
 def test_kip_lowers_its_outer_loss():
