@@ -18,7 +18,7 @@ def test_tiny_preset_end_to_end(tmp_path):
         assert (tmp_path / f"akyurek-predictors.{ext}").stat().st_size > 1000
     on_disk = json.loads((tmp_path / "akyurek-predictors.json").read_text())
     assert [c["name"] for c in on_disk["claims"]] == [
-        "noiseless_fitted_lam_near_ols", "noisy_fitted_lam_near_bayes", "shallow_closer_to_gd_than_ols",
+        "noiseless_fitted_lam_near_ols", "noisy_fitted_lam_is_bayes", "shallow_closer_to_gd_than_ols",
         "probe_w_above_null", "probe_XTy_above_null"]
     for c in on_disk["claims"]:
         assert c["verdict"] in ("holds", "fails", "undetermined", "uninformative") and c["controls"]
@@ -32,6 +32,9 @@ def test_tiny_preset_end_to_end(tmp_path):
     assert np.asarray(deep["lam_spd"]).shape == (64, len(ak.LAM_STEPS))
     assert np.asarray(deep["probes"]["w"]["transformer"]["null_sse"]).shape == (20, 3, 32)  # null, layers, test
     assert "fitted lam" in doc["summary"]
+    assert [t["step"] for t in deep["lam_trend"]] == [30]  # the one checkpoint the tiny run keeps
+    lam_claims = [c for c in on_disk["claims"] if "fitted_lam" in c["name"]]
+    assert all(c["scale"]["expected_at"] == "paper" and "step 30" in c["scale"]["reason"] for c in lam_claims)
 
 
 def test_ridge_path_is_ridge_at_every_penalty():
@@ -88,6 +91,8 @@ def _fake(deep_like: dict[str, str], shallow_like: str = "gd-1", n_prompts: int 
             entry = {"setting": setting, "depth": depth, "lam_spd": ak.spd_per_prompt(path, f_t, y2).T,
                      "spd_prompt": {b: ak.spd_per_prompt(f_t, p, y2) for b, p in preds.items()}}
             if depth == 2:
+                entry["lam_trend"] = [{"step": 1, "lam": 1.0}, {"step": 2, "lam": 0.5}]
+                entry["error"] = {"transformer": 0.1, "ols": 0.1, "ridge-bayes": 0.1}
                 order = rng.permutation(n_prompts)
                 train, test = order[: n_prompts // 2], order[n_prompts // 2:]
                 xty = np.einsum("bnd,bn->bd", xs[:, :-1], ys[:, :-1])
@@ -113,7 +118,7 @@ def test_claims_hold_for_transformers_that_are_ols_bayes_ridge_and_gd():
         assert all(c["verdict"] == "fails" for c in record["controls"]), claim.name
     rec = {c.name: c.evaluate() for c in claims}
     assert rec["noiseless_fitted_lam_near_ols"]["value"] == ak.lam_grid(0.25)[0]  # OLS: the smallest lam
-    assert rec["noisy_fitted_lam_near_bayes"]["value"] == pytest.approx(0.0, abs=1e-12)  # exactly the Bayes lam
+    assert rec["noisy_fitted_lam_is_bayes"]["value"] == pytest.approx(0.0, abs=1e-12)  # exactly the Bayes lam
 
 
 def test_a_control_put_in_the_subjects_place_does_not_hold():
@@ -127,5 +132,5 @@ def test_claims_fail_when_the_measurement_does_not_support_them():
     verdicts = {c.name: c.evaluate()["verdict"] for c in
                 ak.claims(_fake({"noiseless": "ridge-4x", "noisy": "ridge-4x"}, shallow_like="ols"), PARAMS)}
     assert verdicts["noiseless_fitted_lam_near_ols"] == "fails"
-    assert verdicts["noisy_fitted_lam_near_bayes"] == "fails"
+    assert verdicts["noisy_fitted_lam_is_bayes"] == "fails"
     assert verdicts["shallow_closer_to_gd_than_ols"] == "fails"
