@@ -43,6 +43,10 @@ Claims (95% paired-bootstrap intervals over evaluation prompts; controls on the 
 The two lam claims are ``scale="paper"``: the quick models are undertrained (the fitted lam of
 each kept checkpoint is measured and quoted in the claim's reason).
 
+The module is above the ~400-line guide on purpose: its three analyses (the lam fit with its
+bootstrap, GD-vs-OLS by depth, probes with their null) read one set of evaluated prompts, and no
+other figure uses them.
+
 Seeds: evaluation prompts ``eval_generator(1000 + seed)`` (the same prompts for every depth, so the
 depths are paired), GD calibration ``eval_generator(2000 + seed)``; the probe split, the null's
 shuffles and the ILWD probe queries derive from ``seed`` as well.
