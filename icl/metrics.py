@@ -20,7 +20,10 @@ Bayes predictor are scored the same way:
   Gaussian predictives :func:`gaussian_log_prob`, :func:`gaussian_pit` and the closed-form
   :func:`gaussian_crps` (Gneiting & Raftery 2007).
 
-What does not live here: running a trained model on a task (:mod:`icl.evaluate`).
+What does not live here: running a trained model on a task (:mod:`icl.evaluate`). The module is
+above the 400-line guide on purpose: every function is a pure score of per-prompt arrays on one
+seam, :mod:`icl.evaluate` re-exports them all, and the predictive-distribution scores share the
+band helper of the error curves.
 """
 
 from __future__ import annotations

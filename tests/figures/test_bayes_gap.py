@@ -1,0 +1,123 @@
+"""The bayes-gap figure: the tiny preset end to end, and its claims on predictives with known answers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from figures import bayes_gap as bg
+from figures import make_figure
+
+
+def test_tiny_preset_end_to_end(tmp_path):
+    doc = make_figure("bayes-gap", "tiny", out_dir=tmp_path, runs_root=tmp_path / "runs", progress=False)
+    for ext in ("png", "pdf", "json"):
+        assert (tmp_path / f"bayes-gap.{ext}").stat().st_size > 1000
+    on_disk = json.loads((tmp_path / "bayes-gap.json").read_text())
+    names = [c["name"] for c in on_disk["claims"]]
+    priors, heads = list(bg.PRESETS["tiny"]["priors"]), bg.PRESETS["tiny"]["heads"]
+    assert names == [f"{p}_{h}_{what}" for p in priors for h in heads for what in ("gap", "coverage")] + [
+        "linear_gaussian_head_mse_equals_mean_head", "linear_gaussian_head_gap_shrinks"]
+    for c in on_disk["claims"]:
+        assert c["verdict"] in ("holds", "fails", "undetermined", "uninformative") and "\n" not in c["statement"]
+        assert len(c["interval"]) == 2 and c["controls"] and c["holds"] == (c["verdict"] == "holds")
+    prov = on_disk["provenance"]
+    assert len(prov["runs"]) == 11 and len({r["config_hash"] for r in prov["runs"]}) == 11
+    assert {r["config"]["model"].get("head", "mean") for r in prov["runs"]} == {"mean", "gaussian", "bar"}
+    assert prov["resolved"]["resolved_runs"]["gp/bar"]["task"]["name"] == "gp"
+    res = doc["results"]
+    assert set(res) == set(priors)
+    for prior, r in res.items():
+        P, n = np.asarray(r["ys"]).shape
+        assert {"bayes", "gaussian", "bar", "ridge-vague", "constant-variance", "mean-noise", "prior-only"} <= set(
+            r["log_prob"])
+        assert ("ridge-matched" in r["log_prob"]) == (prior != "linear")
+        for lab, lp in r["log_prob"].items():
+            assert np.asarray(lp).shape == (P, n) and np.all(np.isfinite(lp)), (prior, lab)
+        for lab, u in r["pit"].items():
+            assert np.all((np.asarray(u) >= 0) & (np.asarray(u) <= 1)), (prior, lab)
+    assert res["linear"]["mean_noise_source"] == "mean head" and res["gp"]["mean_noise_source"] == "Bayes mean"
+    assert "nats above Bayes" in doc["summary"] and "Gaussian - mean head" in doc["summary"]
+    again = make_figure("bayes-gap", "tiny", out_dir=tmp_path, runs_root=tmp_path / "runs", progress=False)
+    assert again["provenance"]["from_cache"] is True and again["claims"] == doc["claims"]
+
+
+def _linear_results(head_like: dict[str, str], n_prompts: int = 2000, seed: int = 0) -> dict:
+    """Results shaped like compute's for dense noisy linear regression (d = 5, n = 11), every
+    predictive exact: each "head" copies the predictive named in ``head_like`` ("bayes", or
+    "mean-noise": the Bayes mean with the noise variance, a too narrow predictive)."""
+    from estimators.bayes import GaussianPrior
+    from estimators.linear import averaging_prefixes
+    from icl.metrics import gaussian_log_prob, gaussian_pit
+
+    rng = np.random.default_rng(seed)
+    d, n, noise = 5, 11, 0.25
+    prior = GaussianPrior.isotropic(d, 1.0)
+    xs = rng.standard_normal((n_prompts, n, d))
+    ys = np.einsum("bnd,bd->bn", xs, rng.standard_normal((n_prompts, d))) + np.sqrt(noise) * rng.standard_normal(
+        (n_prompts, n))
+    mean, var = prior.predictive_moments_prefixes(xs, ys, noise)
+    vague_lp = GaussianPrior.isotropic(d, 100.0).log_predictive_prefixes(xs, ys, noise)
+    vm, vv = GaussianPrior.isotropic(d, 100.0).predictive_moments_prefixes(xs, ys, noise)
+    const = float(np.mean((mean[:, d:] - ys[:, d:]) ** 2))
+    lp = {"bayes": prior.log_predictive_prefixes(xs, ys, noise), "ridge-vague": vague_lp,
+          "constant-variance": gaussian_log_prob(mean, const, ys), "mean-noise": gaussian_log_prob(mean, noise, ys),
+          "prior-only": gaussian_log_prob(0.0, (xs**2).sum(-1) + noise, ys)}
+    pit = {"bayes": gaussian_pit(mean, var, ys), "ridge-vague": gaussian_pit(vm, vv, ys),
+           "constant-variance": gaussian_pit(mean, const, ys), "mean-noise": gaussian_pit(mean, noise, ys)}
+    for head, like in head_like.items():
+        lp[head], pit[head] = lp[like], pit[like]
+    pit.pop("bayes")
+    means = {"bayes": mean, "gaussian": mean, "bar": mean, "mean": mean, "zero": np.zeros_like(ys),
+             "averaging": averaging_prefixes(xs, ys)}
+    return {"linear": {"d": d, "n": n, "noise": noise, "y2": d + noise, "task": "linear", "const_var": const,
+                       "mean_noise_source": "Bayes mean", "ys": ys, "log_prob": lp, "pit": pit, "mean": means}}
+
+
+def _verdicts(claims) -> dict[str, str]:
+    return {c.name: c.evaluate()["verdict"] for c in claims}
+
+
+def test_claims_hold_for_heads_that_are_the_exact_predictive():
+    claims = bg.claims(_linear_results({"gaussian": "bayes", "bar": "bayes"}), bg.PRESETS["quick"])
+    assert _verdicts(claims) == {name: "holds" for name in _verdicts(claims)}
+    assert len(claims) == 6
+    for claim in claims:
+        record = claim.evaluate()
+        assert all(ctrl["verdict"] == "fails" for ctrl in record["controls"]), (claim.name, record["controls"])
+        assert record["interval"][0] <= record["value"] <= record["interval"][1]
+
+
+def test_a_control_put_in_the_subjects_place_does_not_hold():
+    claims = bg.claims(_linear_results({"gaussian": "bayes", "bar": "bayes"}), bg.PRESETS["quick"])
+    for claim in claims:
+        for control in claim.controls:
+            assert claim.with_subject(control).evaluate()["verdict"] != "holds", (claim.name, control)
+
+
+def test_a_too_narrow_head_fails_the_gap_and_coverage_claims():
+    verdicts = _verdicts(bg.claims(_linear_results({"gaussian": "mean-noise", "bar": "mean-noise"}),
+                                   bg.PRESETS["quick"]))
+    for head in ("gaussian", "bar"):
+        assert verdicts[f"linear_{head}_gap"] == "fails" and verdicts[f"linear_{head}_coverage"] == "fails"
+
+
+def test_exact_gap_to_itself_is_zero_and_the_summary_reports_it():
+    results = _linear_results({"gaussian": "bayes", "bar": "bayes"})
+    assert np.all(bg._gap(results["linear"], "gaussian") == 0)
+    text = bg.summary(results, bg.PRESETS["quick"])
+    assert "nats above Bayes" in text and "Gaussian - mean head +0.0000" in text
+
+
+def test_presets_resolve_to_valid_run_configs():
+    for name, params in bg.PRESETS.items():
+        runs = bg.resolve(params)["resolved_runs"]
+        assert len(runs) == len(params["priors"]) * len(params["heads"]) + len(params["mean_head_priors"]), name
+        assert runs["linear/bar"]["model"]["head"] == "bar" and runs["linear/bar"]["model"].get("n_bins", 100) == params["n_bins"]
+        assert "head" not in runs["linear/mean"]["model"]  # the mean head: the default, left out of the dict
+        assert all(r["task"]["noise"] > 0 for r in runs.values()), name  # every prior has a density
+        assert runs["gp/gaussian"]["task"]["name"] == "gp"
+    with pytest.raises(ValueError, match="model.n_layers"):
+        bg.run_config(dict(bg.PRESETS["tiny"], run={"model.n_layers": 2}), "linear", "gaussian")
