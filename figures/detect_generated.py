@@ -63,11 +63,11 @@ PRESETS = {
     "tiny": {"seed": 0, "base_preset": "noisy-linear-quick", "sizes": [[1, 8], [1, 16]], "k": 3, "n": 24,
              "pool_prompts": 200, "n_test": 8, "n_permutations": 19, "epochs": 5, "hidden": 8, "alpha": 0.05,
              "run": _TINY_RUN, **_CLAIMS},
-    # CPU minutes: d = 5, sigma^2 = 0.25, generators of 1 layer x width 32 and 3 layers x width 64, 3000 steps,
-    # checkpoints every 500 steps; residuals at k = d
-    "quick": {"seed": 0, "base_preset": "noisy-linear-quick", "sizes": [[1, 32], [3, 64]], "k": 5, "n": 200,
+    # CPU minutes: d = 5, sigma^2 = 0.25, generators of 1 layer x width 32 and 2 layers x width 64, 2000 steps,
+    # checkpoints every 400 steps; residuals at k = d
+    "quick": {"seed": 0, "base_preset": "noisy-linear-quick", "sizes": [[1, 32], [2, 64]], "k": 5, "n": 200,
               "pool_prompts": 4000, "n_test": 100, "n_permutations": 100, "epochs": 300, "hidden": 32,
-              "alpha": 0.05, "run": {"train.steps": 3000, "train.checkpoint_every": 500,
+              "alpha": 0.05, "run": {"train.steps": 2000, "train.checkpoint_every": 400,
                                      "train.eval_prompts": 256}, **_CLAIMS},
     # three sizes up to 12 x 256, 200k steps, d = 8 (GPU)
     "paper": {"seed": 0, "base_preset": "noisy-linear-quick", "sizes": [[2, 64], [4, 128], [12, 256]], "k": 8,
