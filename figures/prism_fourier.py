@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from figures import Claim
-from figures._common import curves_and_divergence, eval_prompts, load_run, model_preds, resolve_runs, run_config
+from figures._common import curves_and_divergence, eval_prompts, load_run, resolve_runs, run_config
 
 NAME = "prism-fourier"
 DESCRIPTION = "Fourier series with random max frequency: transformer vs BMA over frequencies; simplicity bias"
@@ -134,7 +134,8 @@ def measure(task, transformer, n_points: int, params: dict, seed: int, log=lambd
 
     prior, noise, n_max = task.prior, task.noise, task.max_freq
     xs, ys, coefs = eval_prompts(task, params["eval_prompts"], n_points, seed)
-    fixed = {f"N={i + 1}": partial(_fixed_n_prefixes, prior, comp, noise) for i, comp in enumerate(prior.prior.components)}
+    fixed = {f"N={i + 1}": partial(_fixed_n_prefixes, prior, comp, noise)
+             for i, comp in enumerate(prior.prior.components)}
     predictors = {"transformer": transformer, "bayes": lambda a, b: np.asarray(task.bayes_prefixes(a, b)),
                   **fixed, "zero": lambda a, b: np.zeros_like(b)}
     preds = {b: np.asarray(f(xs, ys), dtype=np.float64) for b, f in predictors.items()}

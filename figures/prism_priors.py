@@ -173,7 +173,8 @@ def nuclear_min(A: np.ndarray, b: np.ndarray, m: int, iters: int = 10000, tol: f
     return project(Z - U, np.arange(P)) * norm[:, None], int(active.size)
 
 
-def nuclear_min_prefixes(xs: np.ndarray, ys: np.ndarray, iters: int = 10000, chunk: int = 256) -> tuple[np.ndarray, int]:
+def nuclear_min_prefixes(xs: np.ndarray, ys: np.ndarray, iters: int = 10000,
+                         chunk: int = 256) -> tuple[np.ndarray, int]:
     """Nuclear-norm minimisation on every prefix: ``preds[:, k]`` from the first k pairs (0 at k = 0).
 
     ``xs`` (B, n, m^2), ``ys`` (B, n); returns the predictions (B, n) and the number of
@@ -281,8 +282,8 @@ def claims(results: dict, params: dict) -> list:
                 "d = 16 on 300): only at the paper's size does the 0.05 test separate the comparator from OLS")}
         out.append(Claim(
             f"{name}_follows_{comp}",
-            f"{name} prior, d = {int(r['d'])}: mean over k = 1..d-1 of SPD(transformer, {PLAIN[comp]}) / E[y^2] is at most "
-            f"{THRESHOLD}", threshold=THRESHOLD, direction="<=", subject="transformer", controls=CONTROLS[name],
+            f"{name} prior, d = {int(r['d'])}: mean over k = 1..d-1 of SPD(transformer, {PLAIN[comp]}) / E[y^2] "
+            f"is at most {THRESHOLD}", threshold=THRESHOLD, direction="<=", subject="transformer", controls=CONTROLS[name],
             statistic=_spd_to(r, comp), n_units=int(np.asarray(r["ys"]).shape[0]), **scale))
     return out
 

@@ -151,7 +151,8 @@ def claims(results: dict, params: dict) -> list:
         e = results["per_M"][results["M"].index(m_pool)]
         out.append(Claim("pool_tasks_follow_ridge", f"M = {m_pool} (largest M with dMMSE >= {2 * THRESHOLD:g} from "
                          f"ridge on pool prompts), pool tasks: mean over k of SPD(transformer, ridge) / E[y^2] is at "
-                         f"most {THRESHOLD}", controls=("bayes", "zero"), statistic=_spd_to(e["pool"], "ridge", e["y2"]),
+                         f"most {THRESHOLD}", controls=("bayes", "zero"),
+                         statistic=_spd_to(e["pool"], "ridge", e["y2"]),
                          n_units=int(np.asarray(e["pool"]["ys"]).shape[0]), **common))
     return out
 
