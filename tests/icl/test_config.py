@@ -218,3 +218,10 @@ def test_bad_head_settings_name_the_key(overrides, match):
 def test_distributional_head_refused_for_classification():
     with pytest.raises(ConfigError, match=r"^model\.head: 'gaussian' reads out a distribution over a real y"):
         load_preset("linear-quick", {"task.name": "linear-classification", "model.head": "gaussian"})
+
+
+@pytest.mark.parametrize("name", list_presets())
+def test_every_preset_takes_every_head(name):
+    for head in ("mean", "gaussian", "bar"):
+        cfg = load_preset(name, {"model.head": head})
+        assert cfg.model.head == head and config_from_dict(json.loads(json.dumps(config_to_dict(cfg)))) == cfg

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import icl.checkpoint
+import icl.config
 import icl.train as T
 from icl.checkpoint import list_checkpoints
 from icl.config import TrainConfig, load_preset
@@ -334,3 +335,14 @@ def test_ddp_two_processes_match_single_process(tmp_path, head):
 
 def load_model_init(overrides):
     return T.build_model(load_preset("linear-quick", overrides)).state_dict()
+
+
+@pytest.mark.parametrize("name", [n for n in icl.config.list_presets() if n.endswith("-quick")])
+def test_every_quick_preset_builds_a_bar_model_whose_edges_cover_its_task(name):
+    from icl.tasks import make_task
+
+    cfg = load_preset(name, {"model.head": "bar", "model.n_bins": 16, "task.noise": 0.1})
+    model = T.build_model(cfg)
+    ys = make_task(cfg.task).sample(256, cfg.task.n_points, 5).ys
+    inside = ((ys > model.head.edges[0]) & (ys < model.head.edges[-1])).float().mean()
+    assert model.head.edges.shape == (17,) and float(inside) > 0.99
