@@ -124,6 +124,7 @@ _EXPORTS = {
         "random_subset",
         "kmeans_coreset",
         "pretrain",
+        "pretrain_supervised",
     ),
 }
 

@@ -30,7 +30,8 @@ TOPICS = {
                 "gp_predictive_moments_prefixes"],
     "mmd": ["mmd2", "mpp", "mmd2_h1_variance", "mpp_h1_variance", "permutation_test", "PermutationTestResult",
             "DeepKernel", "train_kernel", "featurizer", "C2STClassifier", "train_classifier", "c2st"],
-    "distill": ["DistilledSet", "krr_predict", "krr_st", "kip", "random_subset", "kmeans_coreset", "pretrain"],
+    "distill": ["DistilledSet", "krr_predict", "krr_st", "kip", "random_subset", "kmeans_coreset", "pretrain",
+                "pretrain_supervised"],
 }
 
 
