@@ -228,8 +228,8 @@ def compute(params: dict, ctx) -> dict:
             rej[f"{t} | null"][j], stat = _rejections(*d["null"], kernels[t], B, alpha, ctx.seed + j)
             if t == "median":
                 rej[NAIVE][j] = (stat > 0).astype(float)
-        ctx.log(f"[detect-generated] step {step}: power {dict((t, round(rej[t][j].mean(), 2)) for t in TESTS)}, "
-                f"type-I {dict((t, round(rej[t + ' | null'][j].mean(), 2)) for t in TESTS)}, "
+        ctx.log(f"[detect-generated] step {step}: power {dict((t, round(float(rej[t][j].mean()), 2)) for t in TESTS)}, "
+                f"type-I {dict((t, round(float(rej[t + ' | null'][j].mean()), 2)) for t in TESTS)}, "
                 f"SPD to Bayes per generator {spd[:, j].round(4)}")
     return {"steps": steps, "tests": list(TESTS), "rejections": rej, "spd": spd, "diag": diag,
             "sizes": [list(s) for s in params["sizes"]], "n": n, "n_test": T, "k": k, "d": cfg.task.d,
