@@ -262,6 +262,7 @@ def plot(results: dict, params: dict):
         axes[3].plot(freqs, e_t[i], marker="o", color=cmap(i / 4), label=f"transformer, k = {kk}")
     axes[3].plot(freqs, np.asarray(results["true_energy"]), color="tab:red", ls="--", label="true functions")
     axes[3].set_xlabel("frequency j")
+    axes[3].set_xticks(freqs)
     axes[3].set_ylabel(r"mean energy $a_j^2 + b_j^2$")
     axes[3].set_title("(d) spectrum of the implied function, early k")
     for ax in axes:

@@ -208,6 +208,7 @@ def plot(results: dict, params: dict):
     axes[2].axhline(WEIGHT_THRESHOLD, color="0.3", ls="--", lw=1)
     axes[2].set_ylabel(r"mean $|\hat\beta_+ - \beta_+|$ (identified prompts)")
     axes[2].set_title(r"(c) implied vs exact posterior weight $\beta_+$")
+    axes[2].set_xticks(ks)
     for ax in axes[1:3]:
         ax.axvspan(1, d - 1, color="0.92", zorder=0)
     bt = np.asarray(results["weights"]["transformer"])[:300]

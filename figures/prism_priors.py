@@ -298,8 +298,12 @@ def summary(results: dict, params: dict) -> str:
         err = ", ".join(f"{b} {float(np.mean(np.asarray(c[0])[1:d])):.3f}" for b, c in r["curves"].items())
         spd = ", ".join(f"{b} {float(np.mean(np.asarray(v)[1:d])):.4f}" for b, v in r["spd_to_comparator"].items())
         extra = f"; ADMM unconverged problems: {r['nuclear_unconverged']}" if "nuclear_unconverged" in r else ""
+        to_t = _spd_to(r, "transformer")
+        idx = np.arange(np.asarray(r["ys"]).shape[0])
+        closest = ", ".join(f"{b} {to_t(b, idx):.4f}" for b in r["preds"] if b != "transformer")
         lines.append(f"{name} ({r['task']}): mean error over k = 1..d-1: {err}\n    mean SPD to "
-                     f"{COMPARATOR[name]} over k = 1..d-1: {spd}{extra}")
+                     f"{COMPARATOR[name]} over k = 1..d-1: {spd}{extra}\n    mean SPD of the transformer to each "
+                     f"predictor over k = 1..d-1: {closest}")
     return "\n".join(lines)
 
 

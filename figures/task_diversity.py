@@ -201,7 +201,7 @@ def plot(results: dict, params: dict):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("pretraining tasks M")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="lower left" if ax is axes[2] else "best")
     e = results["per_M"][0]
     fig.suptitle(f"Task diversity (Raventos et al. 2023): d = {e['d']}, $\\sigma^2$ = {e['noise']:g}", fontsize=12)
     return fig
