@@ -46,7 +46,7 @@ def _row(doc: dict, claim: dict) -> str:
     if claim.get("scale", {}).get("expected_at") == "paper":
         verdict += " (paper scale)"
     controls = "; ".join(f"{c['name']} {_num(c['value'])}: {c['verdict']}" for c in claim["controls"])
-    statement = claim["statement"].replace("|", "\\|")
+    controls, statement = (text.replace("|", "\\|") for text in (controls, claim["statement"]))
     return (f"| `{doc['name']}` | {statement} | {_num(claim['value'])} [{_num(lo)}, {_num(hi)}] | "
             f"{claim['direction']} {claim['threshold']:.3g} | {verdict} | {controls} |")
 

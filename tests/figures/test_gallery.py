@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from figures import Claim
+from figures._claims import VERDICTS
 from figures._gallery import BEGIN, END, gallery_table, publish, update_readme
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = sorted((ROOT / "docs").glob("*.json"))
 
 
 
@@ -18,6 +23,25 @@ def _doc(name: str, claims: list[dict]) -> dict:
 def _record(verdict_value: float) -> dict:
     est = {"model": (verdict_value, verdict_value - 0.01, verdict_value + 0.01), "zero": (1.0, 0.9, 1.1)}
     return Claim("gap", "gap | at most 0.05", 0.05, "<=", "model", ("zero",), estimates=est).evaluate()
+
+
+def test_every_committed_claim_has_an_interval_controls_and_a_verdict():
+    assert DOCS, "docs/ holds no figure results"
+    for path in DOCS:
+        doc = json.loads(path.read_text())
+        assert (path.parent / f"{doc['name']}.png").is_file(), path
+        assert doc["claims"], path
+        for c in doc["claims"]:
+            assert c["verdict"] in VERDICTS, (path.name, c["name"])
+            assert len(c["interval"]) == 2 and len(c["controls"]) >= 1, (path.name, c["name"])
+            assert all(k["verdict"] in ("holds", "fails", "undetermined") for k in c["controls"]), (path.name, c["name"])
+            assert c["scale"]["expected_at"] in ("quick", "paper"), (path.name, c["name"])
+            if c["verdict"] == "holds":
+                assert all(k["verdict"] == "fails" for k in c["controls"]), (path.name, c["name"])
+
+
+def test_the_readme_gallery_is_generated_from_the_committed_results():
+    assert update_readme(ROOT / "README.md", ROOT / "docs", check=True), "run `icl figure --gallery`"
 
 
 def test_gallery_table_and_update(tmp_path):
