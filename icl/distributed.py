@@ -53,5 +53,9 @@ def process_group(device: str | torch.device | None = None) -> Iterator[None]:
     torch.distributed.init_process_group(backend="nccl" if on_cuda else "gloo")
     try:
         yield
+        # every rank done with its collectives before any tears the group down: a gloo rank that
+        # destroys the group while its peer still works can abort at exit ("terminate called
+        # without an active exception", seen once in a loaded CI run)
+        torch.distributed.barrier()
     finally:
         torch.distributed.destroy_process_group()
