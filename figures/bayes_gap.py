@@ -31,8 +31,10 @@ Claims (95% paired-bootstrap intervals over evaluation prompts), per prior and h
   ridges, the constant variance, the mean with the noise variance. (For the finite pool the data
   have identified the task by k = d, so the mean with the noise variance *is* Bayes there and the
   claim is uninformative by design: the window cannot tell a predictive apart from a mean.)
-- ``coverage``: averaged over k = d..n-1 and the 50% / 90% levels, |coverage - level| is at most
-  0.05; controls: the constant variance, the mean with the noise variance.
+- ``coverage``: averaged over every prefix k = 0..n-1 and the 50% / 90% levels, |coverage - level|
+  is at most 0.05; controls: the constant variance, the mean with the noise variance. (Every k, not
+  k >= d: past k = d a constant variance near the noise level is nearly calibrated too, measured
+  in the quick preset, so a window k >= d could not tell a calibrated predictive from it.)
 
 and on dense linear regression (the Gaussian head against the mean head):
 
@@ -99,7 +101,9 @@ PRESETS = {
     "quick": {
         "seed": 0, "priors": _QUICK_PRIORS, "heads": ["gaussian", "bar"], "mean_head_priors": ["linear"],
         "n_bins": 100, "eval_prompts": 2000, "calib_prompts": 2000, "pit_bins": 10,
-        "run": {"model.n_layer": 3, "model.n_embd": 64, "train.steps": 2000, "train.warmup": 100,
+        # 3 layers of width 32 at a higher rate learnt in-context regression faster per CPU-second than width 64
+        # or 2 layers (measured on dense linear regression: 0.19 nats above Bayes at k >= d after 4000 steps)
+        "run": {"model.n_layer": 3, "model.n_embd": 32, "train.lr": 0.002, "train.steps": 3500, "train.warmup": 100,
                 "train.eval_prompts": 256, "train.checkpoint_every": 1000},
     },
     # the paper's scale (GPU): Garg et al.'s GPT-2 size, 500k steps, every prior with a mean-head run too
@@ -254,8 +258,8 @@ def claims(results: dict, params: dict) -> list:
         def gap_stat(label, idx, gaps=gaps, late=late):
             return float(gaps[label][idx][:, late].mean())
 
-        def cov_stat(label, idx, r=r, late=late):
-            return float(np.mean([np.abs(_coverage(r, label, lv, idx)[late] - lv).mean() for lv in LEVELS]))
+        def cov_stat(label, idx, r=r):
+            return float(np.mean([np.abs(_coverage(r, label, lv, idx) - lv).mean() for lv in LEVELS]))
 
         gap_controls = tuple(c for c in ("ridge-vague", "ridge-matched", "constant-variance", "mean-noise")
                              if c in r["log_prob"])
@@ -265,8 +269,8 @@ def claims(results: dict, params: dict) -> list:
                 f"{n - 1}, E[log p_Bayes(y) - log p_model(y)] is at most {GAP} nats", threshold=GAP, direction="<=",
                 subject=head, controls=gap_controls, statistic=gap_stat, n_units=n_units))
             out.append(Claim(
-                f"{prior}_{head}_coverage", f"{PRIOR_LABELS.get(prior, prior)}, {head} head: averaged over k = "
-                f"{late[0]}..{n - 1} and the 50% / 90% central intervals, |coverage - level| is at most {COVERAGE}",
+                f"{prior}_{head}_coverage", f"{PRIOR_LABELS.get(prior, prior)}, {head} head: averaged over k = 0.."
+                f"{n - 1} and the 50% / 90% central intervals, |coverage - level| is at most {COVERAGE}",
                 threshold=COVERAGE, direction="<=", subject=head, controls=("constant-variance", "mean-noise"),
                 statistic=cov_stat, n_units=n_units))
     lin = results.get("linear")
@@ -375,7 +379,7 @@ def plot(results: dict, params: dict):
         for head in heads:
             for lv, ls in zip(LEVELS, ("-", "--")):
                 c = _coverage(r, head, lv)
-                ax.plot(k[1:], c[1:], color=STYLES[head]["color"], ls=ls, marker=STYLES[head]["marker"], ms=3,
+                ax.plot(k, c, color=STYLES[head]["color"], ls=ls, marker=STYLES[head]["marker"], ms=3,
                         label=f"{HEAD_LABELS[head]}, {lv:.0%}")
         for lv in LEVELS:
             ax.axhspan(lv - COVERAGE, lv + COVERAGE, color="0.85", zorder=0)
