@@ -21,7 +21,8 @@ import torch
 from icl.checkpoint import atomic_write_text, latest_checkpoint, provenance
 from icl.config import RunConfig, config_from_dict, config_hash, config_to_dict
 from icl.errors import CheckpointError, ConfigError
-from icl.model import GPT, quantile_edges
+from icl.heads import quantile_edges
+from icl.model import GPT
 from icl.tasks import Streams, Task, make_task
 
 __all__ = ["build_model", "load_model", "prepare_run_dir", "truncate_metrics", "bar_edges", "BINS_DOMAIN"]

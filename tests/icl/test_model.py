@@ -128,7 +128,7 @@ def test_deterministic_given_seed():
 # ----------------------------------------------------------------------------------------
 # Read-out heads: shapes, causality, and the predictive each defines (density, cdf, moments)
 
-from icl.model import LOGVAR_RANGE, BarHead, quantile_edges  # noqa: E402
+from icl.heads import LOGVAR_RANGE, BarHead, quantile_edges  # noqa: E402
 
 
 def head_model(head: str, n_bins: int = 12, sharpen: float = 1.0) -> GPT:
