@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DOCS_STAMP := $(VENV)/.installed-docs
 
 .PHONY: demo test bench figures proofs docs clean
 
@@ -13,7 +12,7 @@ $(STAMP): pyproject.toml
 	# The index, not the version bound, picks torch's CPU or CUDA build: from PyPI, Linux gets the CUDA
 	# build (~2.7 GB). For a CPU-only machine, first install torch from https://download.pytorch.org/whl/cpu
 	# into .venv (docs/install.md); pip then keeps it.
-	$(BIN)/python -m pip install -q -e ".[test,bench]"
+	$(BIN)/python -m pip install -q -e ".[test,bench,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -30,11 +29,8 @@ proofs: $(STAMP)
 	$(BIN)/python -m proofs
 
 # The documentation site (mkdocs.yml) into site/; --strict turns a broken link or reference into an error.
-$(DOCS_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -q -e ".[docs]"
-	touch $(DOCS_STAMP)
-
-docs: $(DOCS_STAMP)
+# The docs extra is in the one install, so the tests of the docs hooks run in `make test` too.
+docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 	@echo "site/index.html: the documentation site"
 

@@ -8,7 +8,7 @@ here ``s = 2 bandwidth^2``.
 
 Files: :mod:`._statistics` (:func:`mmd2`, :func:`mpp` of Zhang et al. 2024, their H1 variances),
 :mod:`._permutation` (:func:`permutation_test`), :mod:`._deep_kernel` (:class:`DeepKernel`),
-:mod:`._learned` (MMD-O / MMD-D / MMD-MP kernel training and C2ST, Liu et al. 2020),
+:mod:`._learned` (MMD-O / MMD-D / MMD-MP kernel training, Liu et al. 2020), :mod:`._c2st` (C2ST),
 :mod:`.data` (the Blob, HDGM and multi-population samplers, also at ``estimators.mmd_data``).
 The deep kernel and the learned tests are torch code: their names load torch on first use, so
 ``from estimators.mmd import mmd2`` does not.
@@ -23,9 +23,9 @@ _TORCH_NAMES = {
     "DeepKernel": "._deep_kernel",
     "train_kernel": "._learned",
     "featurizer": "._learned",
-    "C2STClassifier": "._learned",
-    "train_classifier": "._learned",
-    "c2st": "._learned",
+    "C2STClassifier": "._c2st",
+    "train_classifier": "._c2st",
+    "c2st": "._c2st",
 }
 
 __all__ = [
