@@ -35,7 +35,7 @@ Claims (95% paired-bootstrap intervals over evaluation prompts; controls on the 
   it and other points, fails when the interval excludes it. Controls: OLS, ridge at 4 and at
   1/4 times the Bayes lam (the ridges of noise levels 4x off), the zero predictor;
 - noiseless, shallowest model: its mean SPD to the nearer GD is below its SPD to OLS (log ratio
-  < 0). Controls: the deepest model (the paper: deeper models move from GD to OLS) and OLS;
+  < 0). Control: the deepest model (the paper: deeper models move from GD to OLS);
 - noiseless, deepest model, for w and for X^T y: the best layer's held-out probe R^2 minus the
   95th percentile of the shuffled-target null is >= 0. Controls: the same probe on the
   embedding layer (it has seen x_query only) and on the untrained model (the run's initialisation).
@@ -348,8 +348,8 @@ def claims(results: dict, params: dict) -> list:
               controls=("ols", *(f"ridge-{f:g}x" for f in CONTROL_FACTORS), "zero"), statistic=noisy_log_ratio,
               n_units=n_units, scale="paper", scale_reason=trend("noisy", f"the claim needs lam = {lam_b:g}")),
         Claim("shallow_closer_to_gd_than_ols", f"noiseless, depth {lo}: mean SPD to the nearer GD is below that to "
-              f"OLS (value: log of their ratio); the depth-{hi} model is a control", threshold=0.0, direction="<=",
-              subject=shallow, controls=(deep, "ols"), statistic=gd_vs_ols, n_units=n_units),
+              f"OLS (value: log of their ratio); the depth-{hi} model is the control", threshold=0.0, direction="<=",
+              subject=shallow, controls=(deep,), statistic=gd_vs_ols, n_units=n_units),
     ]
     p = _get(results, "noiseless", hi)["probes"]
     for target in ("w", "X^T y"):

@@ -8,6 +8,7 @@ only modules listed before it (and ``estimators``), so there are no import cycle
 - ``icl.metrics``: error curves with intervals, SPD, ILWD, probes (numpy only)
 - ``icl.tasks``: function classes with their exact priors and baselines
 - ``icl.config``: frozen dataclass configs, TOML presets, dotted-key overrides
+- ``icl.heads``: read-out heads (mean, Gaussian, bar) and their predictive distributions
 - ``icl.model``: a small GPT reading (x, y) prompts (``GPT.predict_prefixes``)
 - ``icl.distributed``: torchrun's environment and the process group
 - ``icl.run``: a run folder and the model it holds (``build_model``, ``load_model``)

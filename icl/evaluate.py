@@ -16,7 +16,6 @@ from typing import Callable
 import numpy as np
 
 from estimators.validation import check_int, to_numpy
-from icl import metrics
 from icl.metrics import (
     Curve,
     error_curve,
@@ -27,8 +26,10 @@ from icl.metrics import (
     query_predictions,
 )
 
-__all__ = [*metrics.__all__, "report_ks", "model_prefix_fn", "model_predictive", "evaluate_model", "evaluate_run",
-           "format_table", "save_eval"]
+# the point metrics are re-exported here for the figures; the predictive-distribution scores stay in icl.metrics
+__all__ = ["Curve", "error_curve", "implicit_weight_distance", "implicit_weights", "linear_probe",
+           "prediction_divergence", "query_predictions", "report_ks", "model_prefix_fn", "model_predictive",
+           "evaluate_model", "evaluate_run", "format_table", "save_eval"]
 
 
 # ----------------------------------------------------------------------------- a trained model on a task

@@ -22,7 +22,7 @@ Noise floor. With ``noise = 0`` the predictive variance ``s_i`` can vanish. The 
 uses ``s_i = max(x_i^T S x_i, 0) + max(noise, floor_i)`` with
 ``floor_i = rtol * ||x_i||^2 * tr(E[w w^T]) / d`` (``rtol = 1e-13`` when computing in
 float64, ``1e-6`` in float32), i.e. a relative jitter far below any noise a task uses.
-Noise variances above the floor are used exactly. Measured effect (tests/test_bayes.py):
+Noise variances above the floor are used exactly. Measured effect (tests/estimators/test_bayes.py):
 for w ~ N(0, I) and noise 0 every prefix agrees with min-norm OLS to 1e-5 of the RMS of y
 (about 4e-7 at the ill-conditioned prefix k = d, 1e-9 elsewhere). In the noiseless limit
 the exact posterior trusts the data to that precision, so float32 *data* (rounded y)

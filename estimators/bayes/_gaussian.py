@@ -84,7 +84,7 @@ class _Prior(PredictiveMethods, abc.ABC):
 
     @abc.abstractmethod
     def _chunks(self, size: int) -> Iterator[engine.Chunk]:
-        """The prior's Gaussian components in chunks of at most ``size`` (see ``_bayes_engine``)."""
+        """The prior's Gaussian components in chunks of at most ``size`` (see ``estimators.bayes._engine``)."""
 
     def _check_runnable(self, fn: str) -> None:
         """Hook for priors that refuse some work before allocating (sign vectors)."""

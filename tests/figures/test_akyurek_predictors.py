@@ -124,7 +124,7 @@ def test_claims_hold_for_transformers_that_are_ols_bayes_ridge_and_gd():
 def test_a_control_put_in_the_subjects_place_does_not_hold():
     for claim in ak.claims(_fake({"noiseless": "ols", "noisy": "ridge-bayes"}), PARAMS):
         for control in claim.controls:
-            assert claim.with_subject(control).evaluate()["verdict"] != "holds", (claim.name, control)
+            assert claim.with_subject(control).evaluate()["verdict"] in ("fails", "undetermined"), (claim.name, control)
 
 
 def test_claims_fail_when_the_measurement_does_not_support_them():

@@ -95,7 +95,7 @@ def test_a_control_put_in_the_subjects_place_does_not_hold():
     claims = bg.claims(_linear_results({"gaussian": "bayes", "bar": "bayes"}), bg.PRESETS["quick"])
     for claim in claims:
         for control in claim.controls:
-            assert claim.with_subject(control).evaluate()["verdict"] != "holds", (claim.name, control)
+            assert claim.with_subject(control).evaluate()["verdict"] in ("fails", "undetermined"), (claim.name, control)
 
 
 def test_a_too_narrow_head_fails_the_gap_and_coverage_claims():

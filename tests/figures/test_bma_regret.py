@@ -88,7 +88,7 @@ def test_claims_hold_for_a_transformer_that_is_the_wrapped_dmmse():
 def test_a_control_put_in_the_subjects_place_does_not_hold():
     for claim in br.claims(_fake("dmmse"), br.PRESETS["quick"]):
         for control in claim.controls:
-            assert claim.with_subject(control).evaluate()["verdict"] != "holds", (claim.name, control)
+            assert claim.with_subject(control).evaluate()["verdict"] in ("fails", "undetermined"), (claim.name, control)
 
 
 def test_claims_fail_when_the_measurement_does_not_support_them():

@@ -74,7 +74,7 @@ def test_claims_hold_where_the_numbers_support_them():
 def test_a_control_put_in_the_subjects_place_does_not_hold():
     for claim in dg.claims(_results(GOOD, 0.03), dg.PRESETS["quick"]):
         for control in claim.controls:
-            assert claim.with_subject(control).evaluate()["verdict"] != "holds", (claim.name, control)
+            assert claim.with_subject(control).evaluate()["verdict"] in ("fails", "undetermined"), (claim.name, control)
 
 
 def test_claims_fail_when_the_measurement_does_not_support_them():

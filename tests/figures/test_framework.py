@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import figures
-from figures import Claim, format_claims, make_figure, params_hash
+from figures import Claim, make_figure, params_hash
 from figures._store import _canonical
 
 

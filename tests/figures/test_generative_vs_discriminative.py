@@ -107,7 +107,7 @@ def test_a_control_put_in_the_subjects_place_does_not_hold():
     for results in (_fake(), _fake("nb-misspecified", nb_asym=0.2, lr_asym=0.05)):
         for claim in gvd.claims(results, gvd.PRESETS["quick"]):
             for control in claim.controls:
-                assert claim.with_subject(control).evaluate()["verdict"] != "holds", (claim.name, control)
+                assert claim.with_subject(control).evaluate()["verdict"] in ("fails", "undetermined"), (claim.name, control)
 
 
 def test_claims_fail_when_the_measurement_does_not_support_them():

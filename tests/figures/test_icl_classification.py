@@ -106,7 +106,7 @@ def test_a_control_put_in_the_subjects_place_does_not_hold():
     for claim in icl.claims(_fake({"gaussian-classes": "bayes", "linear-classification": "logistic"}),
                             icl.PRESETS["quick"]):
         for control in claim.controls:
-            assert claim.with_subject(control).evaluate()["verdict"] != "holds", (claim.name, control)
+            assert claim.with_subject(control).evaluate()["verdict"] in ("fails", "undetermined"), (claim.name, control)
 
 
 def test_claims_fail_for_a_transformer_that_ignores_the_labels():

@@ -75,7 +75,7 @@ def test_a_control_put_in_the_subjects_place_does_not_hold():
     claims = lr.claims(_fake_results({"noiseless": "ols", "noisy": "ridge"}), lr.PRESETS["quick"])
     for claim in claims:
         for control in claim.controls:
-            assert claim.with_subject(control).evaluate()["verdict"] != "holds", (claim.name, control)
+            assert claim.with_subject(control).evaluate()["verdict"] in ("fails", "undetermined"), (claim.name, control)
 
 
 def test_claims_fail_when_the_measurement_does_not_support_them():

@@ -68,7 +68,7 @@ def test_claims_hold_for_a_transformer_that_is_bma(bma_like):
 def test_a_control_put_in_the_subjects_place_does_not_hold(bma_like):
     for claim in bma_like:
         for control in claim.controls:
-            assert claim.with_subject(control).evaluate()["verdict"] != "holds", (claim.name, control)
+            assert claim.with_subject(control).evaluate()["verdict"] in ("fails", "undetermined"), (claim.name, control)
 
 
 @pytest.mark.parametrize("like", ["ols", "ridge+"])

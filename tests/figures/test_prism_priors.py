@@ -69,7 +69,7 @@ def test_claims_hold_for_a_transformer_that_is_the_comparator(following):
 def test_a_control_put_in_the_subjects_place_does_not_hold(following):
     for claim in following:
         for control in claim.controls:
-            assert claim.with_subject(control).evaluate()["verdict"] != "holds", (claim.name, control)
+            assert claim.with_subject(control).evaluate()["verdict"] in ("fails", "undetermined"), (claim.name, control)
 
 
 def test_claims_fail_for_a_transformer_that_follows_the_wrong_algorithm():

@@ -66,7 +66,7 @@ def test_claims_hold_for_a_transformer_that_switches_from_dmmse_to_ridge(paper_l
 def test_a_control_put_in_the_subjects_place_does_not_hold(paper_like):
     for claim in paper_like:
         for control in claim.controls:
-            assert claim.with_subject(control).evaluate()["verdict"] != "holds", (claim.name, control)
+            assert claim.with_subject(control).evaluate()["verdict"] in ("fails", "undetermined"), (claim.name, control)
 
 
 @pytest.mark.parametrize("like", ["bayes", "ridge"])
