@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-__all__ = ["run_config", "resolve_runs", "figure_device", "load_run", "eval_prompts", "model_preds",
+__all__ = ["spd_statistic", "run_config", "resolve_runs", "figure_device", "load_run", "eval_prompts", "model_preds",
            "curves_and_divergence", "tune_gd_lr", "ratio"]
 
 
@@ -242,3 +242,24 @@ def ratio(a: float, b: float) -> float:
     if b > 0:
         return float(a / b)
     return 1.0 if a == 0 else float("inf")
+
+
+def spd_statistic(preds: dict, reference: str, ks, y2: float):
+    """``statistic(label, idx)`` for a bootstrap claim: the prediction divergence (Akyurek et al. 2023)
+    of ``label`` from ``reference``, ``mean over prompts idx and prefixes ks of (pred - ref)^2 / E[y^2]``.
+
+    ``preds`` maps a predictor's name to its predictions (n_prompts, n); ``ks`` selects prefixes.
+
+    Examples
+    --------
+    >>> preds = {"a": np.zeros((4, 3)), "b": np.ones((4, 3))}
+    >>> spd_statistic(preds, "a", [1, 2], 2.0)("b", np.arange(4))
+    0.5
+    """
+    ks = np.asarray(ks)
+    cut = {name: np.asarray(p)[:, ks] for name, p in preds.items()}
+
+    def statistic(label, idx):
+        return float(np.mean((cut[label][idx] - cut[reference][idx]) ** 2) / y2)
+
+    return statistic

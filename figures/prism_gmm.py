@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from figures import Claim
-from figures._common import curves_and_divergence, eval_prompts, load_run, model_preds, resolve_runs, run_config
+from figures._common import curves_and_divergence, eval_prompts, load_run, model_preds, resolve_runs, run_config, spd_statistic
 
 NAME = "prism-gmm"
 DESCRIPTION = ("Gaussian mixture of tasks: transformer vs BMA, OLS and each component's posterior mean; "
@@ -125,13 +125,7 @@ def _ks(results: dict) -> np.ndarray:
 
 
 def _spd_to_bma(results: dict):
-    ks, y2 = _ks(results), float(results["y2"])
-    preds = {b: np.asarray(p)[:, ks] for b, p in results["preds"].items()}
-
-    def statistic(label, idx):
-        return float(np.mean((preds[label][idx] - preds["bayes"][idx]) ** 2) / y2)
-
-    return statistic
+    return spd_statistic(results["preds"], "bayes", _ks(results), float(results["y2"]))
 
 
 def _weight_deviation(results: dict):

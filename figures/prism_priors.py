@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from figures import Claim
-from figures._common import curves_and_divergence, eval_prompts, load_run, model_preds, resolve_runs, run_config
+from figures._common import curves_and_divergence, eval_prompts, load_run, model_preds, resolve_runs, run_config, spd_statistic
 
 NAME = "prism-priors"
 DESCRIPTION = ("transformer vs the paper's comparator per prior: OLS/Bayes (dense), lasso (sparse), "
@@ -256,15 +256,8 @@ def compute(params: dict, ctx) -> dict:
 
 
 def _spd_to(r: dict, comparator: str):
-    """``statistic(label, idx)``: mean over k = 1..d-1 and prompts idx of (pred_label - pred_comparator)^2 / E[y^2]."""
-    ks = np.arange(1, min(int(r["d"]), len(r["k"])))
-    preds = {b: np.asarray(p)[:, ks] for b, p in r["preds"].items()}
-    y2 = float(r["y2"])
-
-    def statistic(label, idx):
-        return float(np.mean((preds[label][idx] - preds[comparator][idx]) ** 2) / y2)
-
-    return statistic
+    """Mean over k = 1..d-1 and prompts of (pred_label - pred_comparator)^2 / E[y^2], per bootstrap draw."""
+    return spd_statistic(r["preds"], comparator, np.arange(1, min(int(r["d"]), len(r["k"]))), float(r["y2"]))
 
 
 def claims(results: dict, params: dict) -> list:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from figures import Claim
-from figures._common import curves_and_divergence, eval_prompts, load_run, model_preds, run_config
+from figures._common import curves_and_divergence, eval_prompts, load_run, model_preds, run_config, spd_statistic
 
 NAME = "task-diversity"
 DESCRIPTION = "finite task pools M = 2^1..2^k: transformer vs dMMSE and ridge on pool and fresh tasks (Raventos 2023)"
@@ -127,12 +127,8 @@ def pool_claim_m(results: dict) -> int | None:
 
 
 def _spd_to(block: dict, target: str, y2: float):
-    preds = {b: np.asarray(p)[:, 1:] for b, p in block["preds"].items()}
-
-    def statistic(label, idx):
-        return float(np.mean((preds[label][idx] - preds[target][idx]) ** 2) / y2)
-
-    return statistic
+    n = np.asarray(next(iter(block["preds"].values()))).shape[1]
+    return spd_statistic(block["preds"], target, np.arange(1, n), y2)
 
 
 def claims(results: dict, params: dict) -> list:
