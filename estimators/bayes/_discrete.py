@@ -99,6 +99,8 @@ class SparsePrior(_Prior):
             [0.5, 0.5]]])
     """
 
+    _supports = True
+
     def __init__(self, d: int, k: int, scale: float = 1.0, *, chunk_size: int | None = None,
                  memory_budget: int = _DEFAULT):
         fn = "SparsePrior"

@@ -20,7 +20,7 @@ before the update with pair i)::
 
 Noise floor. With ``noise = 0`` the predictive variance ``s_i`` can vanish. The engine
 uses ``s_i = max(x_i^T S x_i, 0) + max(noise, floor_i)`` with
-``floor_i = rtol * ||x_i||^2 * tr(E[w w^T]) / d`` (``rtol = 1e-13`` when computing in
+``floor = rtol * mean_i ||x_i||^2 * tr(E[w w^T]) / d``, one value per prompt (``rtol = 1e-13`` when computing in
 float64, ``1e-6`` in float32), i.e. a relative jitter far below any noise a task uses.
 Noise variances above the floor are used exactly. Measured effect (tests/estimators/test_bayes.py):
 for w ~ N(0, I) and noise 0 every prefix agrees with min-norm OLS to 1e-5 of the RMS of y
@@ -54,6 +54,7 @@ import numpy as np
 
 from ..validation import library_name
 from ._fold import LOG_2PI, Running, RunningPredictive, chunk_predictive, lse_last
+from ._responses import gaussian_chunk
 
 #: Relative noise floor (see the module docstring), by the bit width of the compute dtype.
 FLOOR_RTOL = {64: 1e-13, 32: 1e-6}
@@ -238,27 +239,39 @@ def run(xs, ys, noise: float, chunks: Iterable[Chunk], *, m2: float, d_full: int
     """
     xp = array_api_compat.array_namespace(xs)
     dev, dt = array_api_compat.device(xs), xs.dtype
-    floor = floor_rtol(xp, dt) * m2 * xp.sum(xs * xs, axis=-1)  # (B, n)
+    # one floor per prompt (not per point), so that the noiseless limit on inconsistent data is
+    # ordinary (unweighted) least squares
+    floor = floor_rtol(xp, dt) * m2 * xp.mean(xp.sum(xs * xs, axis=-1), axis=-1, keepdims=True)  # (B, 1)
+    floor = xp.broadcast_to(floor, tuple(ys.shape))  # (B, n)
     s_extra = xp.where(floor > noise, floor, xp.full_like(floor, noise))
     s_extra = xp.where(s_extra > 0, s_extra, xp.full_like(s_extra, floor_rtol(xp, dt) * max(m2, 1.0)))
     xt, yt, st = xp.permute_dims(xs, (1, 0, 2)), xp.permute_dims(ys, (1, 0)), xp.permute_dims(s_extra, (1, 0))
     sq = xp.sqrt(st)  # (n, B)
-    xt_w, yt_w = xt / sq[..., None], yt / sq  # whitened data for point masses
-    common = -0.5 * xp.cumulative_sum(LOG_2PI + xp.log(st), axis=0)  # (n, B)
-    common_before = xp.concat([xp.zeros_like(common[:1]), common[:-1]], axis=0)
+    whitened = []  # data for point masses, computed at the first chunk of them
     pred_run, post_run, pred_dist = Running(xp), Running(xp), RunningPredictive(xp)
     logw_chunks, final_chunks, comp_means, comp_covs = [], [], [], []
     for ch in chunks:
         lp = xp.asarray(ch.log_prior, dtype=dt, device=dev)
         if ch.points is not None:
             P = xp.asarray(ch.points, dtype=dt, device=dev)
-            yhat, llb, llt = _points(xp, xt_w, yt_w, P)
+            if not whitened:
+                common = -0.5 * xp.cumulative_sum(LOG_2PI + xp.log(st), axis=0)  # (n, B)
+                common_before = xp.concat([xp.zeros_like(common[:1]), common[:-1]], axis=0)
+                whitened.extend([xt / sq[..., None], yt / sq])
+            yhat, llb, llt = _points(xp, *whitened, P)
             offset, scale, offset_total = common_before, sq, common[-1]
         else:
             mean = xp.asarray(ch.mean, dtype=dt, device=dev)
             cov = xp.asarray(ch.cov, dtype=dt, device=dev)
-            sup = None if ch.support is None else xp.asarray(ch.support, device=dev)
-            yhat, llb, llt, m, S, q = _kalman(xp, xs, ys, s_extra, mean, cov, sup, want_posterior, want_predictive)
+            fast = None
+            if ch.support is None and not want_posterior:  # every prefix from Cholesky factors (._responses)
+                fast = gaussian_chunk(xp, xs, ys, s_extra[:, 0], np.asarray(ch.mean), np.asarray(ch.cov))
+            if fast is not None:
+                yhat, llb, llt, q = fast
+            else:
+                sup = None if ch.support is None else xp.asarray(ch.support, device=dev)
+                yhat, llb, llt, m, S, q = _kalman(xp, xs, ys, s_extra, mean, cov, sup, want_posterior,
+                                                  want_predictive)
             offset = scale = offset_total = None
         logw = lp + llb  # (n, B, C)
         if want_predictive:  # the shared offset of point masses cancels in the softmax; undo the whitening

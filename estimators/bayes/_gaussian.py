@@ -73,6 +73,7 @@ class _Prior(PredictiveMethods, abc.ABC):
     _kind = "gauss"  # "gauss" or "point": sizes chunks
     _k: int  # dimension of one Gaussian component (its support size)
     _mixture = True  # whether weights_prefixes / posterior weights exist
+    _supports = False  # whether Gaussian components live on supports of a few coordinates (sparse)
     _rank: int  # smallest rank of a component's prior covariance (0: point masses); see _predictive
     chunk_size: int | None = None
     memory_budget: int = engine.DEFAULT_MEMORY_BUDGET
@@ -106,8 +107,11 @@ class _Prior(PredictiveMethods, abc.ABC):
     def _run(self, xw, yw, noise, fn, **want):
         B, n, d = (int(s) for s in xw.shape)
         posterior = bool(want.get("want_posterior"))
+        # Gaussian components on all coordinates run as batched factorizations (._responses), which
+        # need no cache-sized chunks; the elementwise recursions (Kalman, point masses) do
+        factored = self._kind == "gauss" and not self._supports and not posterior
         size = engine.chunk_size_for(self._kind, self.n_components, B, n, d, self._k, posterior,
-                                     self.memory_budget, self.chunk_size, fn, engine.is_cpu(xw),
+                                     self.memory_budget, self.chunk_size, fn, engine.is_cpu(xw) and not factored,
                                      bool(want.get("want_predictive")))
         extra = 8 * B * self.n_components * ((n if want.get("want_weights") else 0) + (1 if posterior else 0))
         if extra > self.memory_budget:
