@@ -191,10 +191,13 @@ def bernoulli_nb_prefixes(
     xp, yi = check_labelled_data(xs, ys, fn, x_name="xs", y_name="ys")
     C = resolve_n_classes(xp, yi, n_classes, fn, name="ys")
     alpha = check_positive(alpha, "alpha", fn)
-    threshold = _threshold(xp, binarize, fn, xs)
-    jll = _bernoulli_prefix_core(xp, xs, yi, threshold, fixed_log_prior(xp, priors, C, fn, xs), n_classes=C, alpha=alpha)
+    threshold = _threshold(xp, binarize, fn, xs)  # in the input's dtype, then widened exactly
+    wide = xp.astype(xs, xp.float64)  # computed in float64, rounded once to the input's dtype
+    threshold = None if threshold is None else xp.astype(threshold, wide.dtype)
+    jll = _bernoulli_prefix_core(xp, wide, yi, threshold, fixed_log_prior(xp, priors, C, fn, wide), n_classes=C,
+                                 alpha=alpha)  # fmt: skip
     logp = log_normalize(xp, jll)
-    return logp if log else xp.exp(logp)
+    return xp.astype(logp if log else xp.exp(logp), xs.dtype)
 
 
 @jax_jit("n_classes", "alpha")

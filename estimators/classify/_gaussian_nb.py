@@ -268,7 +268,8 @@ def gaussian_nb_prefixes(
 
     Returns
     -------
-    probs : array of shape (..., n, C)
+    probs : array of shape (..., n, C), in the input's dtype; computed in float64 (a float32
+    variance ``s2 / k - mean^2`` of inputs with mean m and spread s loses ~(m / s)^2 eps32 of it).
 
     References
     ----------
@@ -287,11 +288,12 @@ def gaussian_nb_prefixes(
     xp, yi = check_labelled_data(xs, ys, fn, x_name="xs", y_name="ys")
     C = resolve_n_classes(xp, yi, n_classes, fn, name="ys")
     var_smoothing = check_positive(var_smoothing, "var_smoothing", fn)
-    fixed = fixed_log_prior(xp, priors, C, fn, xs)
-    jll = _gaussian_prefix_core(xp, xs, yi, fixed, n_classes=C, shared_variance=bool(shared_variance),
+    wide = xp.astype(xs, xp.float64)  # float32 sums of squares cancel: s2 - mean * s1 loses the variance
+    fixed = fixed_log_prior(xp, priors, C, fn, wide)
+    jll = _gaussian_prefix_core(xp, wide, yi, fixed, n_classes=C, shared_variance=bool(shared_variance),
                                 var_smoothing=var_smoothing)  # fmt: skip
     logp = log_normalize(xp, jll)
-    return logp if log else xp.exp(logp)
+    return xp.astype(logp if log else xp.exp(logp), xs.dtype)
 
 
 @jax_jit("n_classes", "shared_variance", "var_smoothing")

@@ -5,7 +5,8 @@ With kernel ``k`` and noise variance ``noise_var`` (Rasmussen & Williams 2006, a
 ``L = chol(K + noise_var I)``, ``mean = K_q^T (K + noise_var I)^{-1} y`` and
 ``var = k(x_q, x_q) - ||L^{-1} k_q||^2``; kernel ridge with ``lam = noise_var`` has the same mean.
 The all-prefix predictive (``gp_log_predictive_prefixes``, ``gp_predictive_moments_prefixes``)
-follows the seam of ``docs/design.md`` with one Cholesky factor for all prefixes.
+follows the seam of ``docs/design.md`` with one Cholesky factor for all prefixes, taken in float64
+and rounded once to the input's dtype.
 """
 
 from __future__ import annotations
@@ -113,14 +114,26 @@ def gp_log_marginal_likelihood(X: Any, y: Any, kernel: Any, noise_var: float) ->
 # All prefixes: the sequential conditionals of y ~ N(0, K + s^2 I) from its Cholesky factor.
 
 
+def _in_input_dtype(xp, out, like):
+    """``out`` (computed in float64) rounded once to the dtype of ``like``.
+
+    The all-prefix predictive factors ``K + s^2 I`` in float64 whatever the input's dtype: with a
+    linear kernel on Gaussian prompts (n = 41, d = 20) and ``s^2 = 1e-4`` its condition number is
+    ~1e6, where a float32 factor warns and loses every digit of the smallest predictive variances.
+    (jax without x64 stays in float32: its ``astype`` cannot widen.)
+    """
+    return xp.astype(out, like.dtype)
+
+
 def _prefix_factor(xs, ys, kernel, noise_var, fn, *, density):
-    """``L = chol(K + s^2 I)`` and ``z = L^{-1} y`` (..., n) for a prompt.
+    """``L = chol(K + s^2 I)`` and ``z = L^{-1} y`` (..., n) for a prompt, both in float64.
 
     With ``density`` and ``noise_var = 0`` a point-mass predictive (a pivot ``L_kk^2`` at the
     rounding level of the factorisation, or a factorisation that fails) raises ``ValueError``.
     """
     xp = check_prompt(xs, ys, fn)
     noise_var = check_nonnegative(noise_var, "noise_var", fn)
+    xs, ys = xp.astype(xs, xp.float64), xp.astype(ys, xp.float64)  # see _in_input_dtype
     A = _add_diag(xp, _gram(xp, kernel, xs, fn), noise_var)
     if density and noise_var == 0 and not _is_traced(A):
         L, ok = _try_cholesky(xp, A)
@@ -189,7 +202,7 @@ def gp_log_predictive_prefixes(xs: Any, ys: Any, kernel: Any, noise_var: float) 
     """
     fn = "gp_log_predictive_prefixes"
     xp, L, z = _prefix_factor(xs, ys, kernel, noise_var, fn, density=True)
-    return -0.5 * math.log(2 * math.pi) - xp.log(xp.linalg.diagonal(L)) - 0.5 * z * z
+    return _in_input_dtype(xp, -0.5 * math.log(2 * math.pi) - xp.log(xp.linalg.diagonal(L)) - 0.5 * z * z, xs)
 
 
 def gp_predictive_moments_prefixes(xs: Any, ys: Any, kernel: Any, noise_var: float) -> tuple:
@@ -226,4 +239,5 @@ def gp_predictive_moments_prefixes(xs: Any, ys: Any, kernel: Any, noise_var: flo
     """
     xp, L, z = _prefix_factor(xs, ys, kernel, noise_var, "gp_predictive_moments_prefixes", density=False)
     d = xp.linalg.diagonal(L)
-    return xp.matmul(xp.tril(L, k=-1), z[..., None])[..., 0], d * d
+    mean = xp.matmul(xp.tril(L, k=-1), z[..., None])[..., 0]
+    return _in_input_dtype(xp, mean, xs), _in_input_dtype(xp, d * d, xs)

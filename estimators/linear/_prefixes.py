@@ -5,7 +5,8 @@ for ``xs[..., k, :]`` from the first k pairs only and ``preds[..., 0] = 0``. No 
 over prompts or prefixes: least squares and ridge are sequential Bayes predictions (ridge is the
 posterior mean of a Gaussian prior; Rasmussen & Williams 2006, section 2.2), so three batched
 Cholesky factors give every prefix (:func:`_least_squares_prefixes`); gradient descent loops over
-its steps only. The single fits live in :mod:`estimators.linear._closed_form`.
+its steps only. float32 (and lower) prompts are computed in float64 and the answers returned in
+the input's dtype (:func:`_in_float64`). The single fits live in :mod:`estimators.linear._closed_form`.
 """
 
 from __future__ import annotations
@@ -48,19 +49,25 @@ def _sequential_predictions(xp, C, r, fn, what):
     return _strictly_lower_times(xp, L, z)
 
 
-def _least_squares_prefixes(xp, xs, ys, lam, fn):
-    """Run :func:`_least_squares_float64` in float64 and return the input's dtype.
+def _in_float64(xp, compute, xs, ys):
+    """``compute(xs, ys)`` run on float64 copies of low-precision prompts, returned in the input's dtype.
 
-    Low-precision prompts are factored in float64: for Gaussian prompts with n = 41, d = 20 the dual
-    Gram matrix of the first d points reaches condition numbers ~1e9, past float32's 1e7, so a
-    float32 Cholesky refuses ordinary prompts and loses accuracy near k = d. (jax without x64 keeps
-    float32: its ``astype`` cannot widen.)
+    Every all-prefix function of this module computes in float64: for Gaussian prompts with n = 41,
+    d = 20 the dual Gram matrix of the first d points reaches condition numbers ~1e9, past float32's
+    1e7, so a float32 Cholesky refuses ordinary prompts and loses accuracy near k = d; the prefix sums
+    of gradient descent and averaging add up to n d float32 terms, and nearly tied k-NN distances
+    can swap neighbours. The cost is a float64 copy of the prompt; the answer is rounded once to
+    the input's dtype. (jax without x64 keeps float32: its ``astype`` cannot widen.)
     """
     wide = xp.astype(xs, xp.float64)
     if wide.dtype == xs.dtype:
-        return _least_squares_float64(xp, xs, ys, lam, fn)
-    preds = _least_squares_float64(xp, wide, xp.astype(ys, xp.float64), lam, fn)
-    return xp.astype(preds, xs.dtype)
+        return compute(xs, ys)
+    return xp.astype(compute(wide, xp.astype(ys, xp.float64)), xs.dtype)
+
+
+def _least_squares_prefixes(xp, xs, ys, lam, fn):
+    """:func:`_least_squares_float64` through :func:`_in_float64`."""
+    return _in_float64(xp, lambda a, b: _least_squares_float64(xp, a, b, lam, fn), xs, ys)
 
 
 def _least_squares_float64(xp, xs, ys, lam, fn):
@@ -222,6 +229,10 @@ def gd_prefixes(xs: Any, ys: Any, lr: float, steps: int) -> Any:
     xp = check_prompt(xs, ys, fn="gd_prefixes")
     lr = check_nonnegative(lr, "lr", fn="gd_prefixes")
     steps = check_int(steps, "steps", fn="gd_prefixes", minimum=0)
+    return _in_float64(xp, lambda a, b: _gd_float64(xp, a, b, lr, steps), xs, ys)
+
+
+def _gd_float64(xp, xs, ys, lr, steps):
     G, c = _prefix_gram(xp, xs, ys)
     n = xs.shape[-2]
     counts = xp.arange(n, dtype=xs.dtype, device=getattr(xs, "device", None))
@@ -255,6 +266,10 @@ def averaging_prefixes(xs: Any, ys: Any) -> Any:
     array([0., 2., 3.])
     """
     xp = check_prompt(xs, ys, fn="averaging_prefixes")
+    return _in_float64(xp, lambda a, b: _averaging_float64(xp, a, b), xs, ys)
+
+
+def _averaging_float64(xp, xs, ys):
     c = xp.cumulative_sum(ys[..., None] * xs, axis=-2)
     c = xp.concat([xp.zeros_like(c[..., :1, :]), c[..., :-1, :]], axis=-2)
     n = xs.shape[-2]
@@ -290,6 +305,10 @@ def knn_prefixes(xs: Any, ys: Any, k: int = 3) -> Any:
     """
     xp = check_prompt(xs, ys, fn="knn_prefixes")
     k = check_int(k, "k", fn="knn_prefixes", minimum=1)
+    return _in_float64(xp, lambda a, b: _knn_float64(xp, a, b, k), xs, ys)
+
+
+def _knn_float64(xp, xs, ys, k):
     n = xs.shape[-2]
     dist = _sq_dist(xp, xs, xs)  # (..., n, n): row j = query j, column i = candidate i
     dev = getattr(xs, "device", None)

@@ -160,8 +160,9 @@ def lasso_prefixes(xs: Any, ys: Any, alpha: float, tol: float = 1e-10, max_iter:
     array([0. , 0.5, 0.5])
     """
     xp = check_prompt(xs, ys, fn="lasso_prefixes")
-    w = _weights_prefixes(xs, ys, alpha, tol, max_iter, "lasso_prefixes")
-    return xp.sum(w * xs, axis=-1)
+    W = _weights_prefixes(xs, ys, alpha, tol, max_iter, "lasso_prefixes", cast=False)  # float64 numpy (B, n, d)
+    preds = np.einsum("bnd,bnd->bn", W, _to_float64(xs).reshape(W.shape))  # in float64, rounded once
+    return _like(xp, preds.reshape(tuple(xs.shape[:-1])), xs)
 
 
 def lasso_weights_prefixes(xs: Any, ys: Any, alpha: float, tol: float = 1e-10, max_iter: int = 20000) -> Any:
@@ -192,7 +193,8 @@ def lasso_weights_prefixes(xs: Any, ys: Any, alpha: float, tol: float = 1e-10, m
     return _weights_prefixes(xs, ys, alpha, tol, max_iter, "lasso_weights_prefixes")
 
 
-def _weights_prefixes(xs, ys, alpha, tol, max_iter, fn):
+def _weights_prefixes(xs, ys, alpha, tol, max_iter, fn, cast=True):
+    """Float64 lasso weights (B, n, d) of every prefix; as an array like ``xs`` (..., n, d) when ``cast``."""
     xp = check_prompt(xs, ys, fn=fn)
     alpha = check_nonnegative(alpha, "alpha", fn=fn)
     tol = check_positive(tol, "tol", fn=fn)
@@ -203,7 +205,7 @@ def _weights_prefixes(xs, ys, alpha, tol, max_iter, fn):
         G = np.cumsum(X[:, :, :, None] * X[:, :, None, :], axis=1) - X[:, :, :, None] * X[:, :, None, :]
         c = np.cumsum(Y[:, :, None] * X, axis=1) - Y[:, :, None] * X
         W = np.einsum("bnij,bnj->bni", np.linalg.pinv(G), c)
-        return _like(xp, W.reshape(batch + (n, d)), xs)
+        return _like(xp, W.reshape(batch + (n, d)), xs) if cast else W
 
     def gap_ok(g, c, yy, a, w):
         return gap_from_gradient(np_xp, g, c, yy, a, w) <= _gap_threshold(tol, yy)
@@ -217,4 +219,4 @@ def _weights_prefixes(xs, ys, alpha, tol, max_iter, fn):
         kr = k_rest.astype(np.float64)
         W[b_rest, k_rest] = _finish(Gr, cr, np.einsum("pk,pk->p", Yr, Yr), kr, alpha * kr, W[b_rest, k_rest],
                                     np.zeros(b_rest.size, dtype=bool), tol, max_iter, "lasso_prefixes")  # fmt: skip
-    return _like(xp, W.reshape(batch + (n, d)), xs)
+    return _like(xp, W.reshape(batch + (n, d)), xs) if cast else W
