@@ -1,14 +1,19 @@
 """Benchmark of the exact Bayes all-prefix predictors (estimators.bayes) against per-prefix closed forms.
 
-Measured in one run, so the ratios hold on a loaded machine:
+Measured in one run (one thread, best of 3 after a warm-up), so the ratios hold on a loaded machine:
 
-1. Gaussian prior N(0, I), noise 0.25: Kalman all-prefix vs a Python loop over prefixes of
-   the closed form ``m = mu + S X^T (X S X^T + sigma^2 I)^{-1} (y - X mu)`` (batched solve
-   over prompts). Target: >= 30x, max difference <= 1e-6.
+1. Gaussian prior N(0, I), noise 0.25: all prefixes from Cholesky factors of the responses'
+   covariance (``estimators.bayes._responses``) vs a Python loop over prefixes of the closed form
+   ``m = mu + S X^T (X S X^T + sigma^2 I)^{-1} (y - X mu)`` (batched solve over prompts).
+   Target: >= 30x, max difference <= 1e-6.
 2. Two-component Gaussian mixture (Panwar et al.'s +-3 e_1 task): the same, with the
    per-component closed form and Cholesky log evidences combined by logsumexp.
 3. Sparse prior, d = 20, k = 3: exact BMA over all 1140 supports, noiseless. Target <= 30 s.
 4. Sign vectors, d = 10: exact over 1024 vectors. On a GPU (``--device cuda``), also d = 20.
+
+For 1 and 2 the achieved GFLOP/s (the factored path's flop count, :func:`factored_flops`) is printed
+beside numpy's batched GEMM of the shapes the path multiplies (B x (d x d) @ (d x d)), measured in the
+same run: how close the path is to the machine's floor for these small matrices.
 
 Usage::
 
@@ -20,13 +25,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 from scipy.special import logsumexp
 
 from estimators.bayes import GaussianPrior, MixturePrior, SignPrior, SparsePrior
 from estimators.validation import to_numpy
+
+from ._gemm import best_of, gemm_gflops, load_average, single_thread
 
 
 def closed_form_prefixes(mus, covs, log_pi, xs, ys, noise):
@@ -56,14 +62,26 @@ def closed_form_prefixes(mus, covs, log_pi, xs, ys, noise):
     return preds
 
 
-def timed(f, repeat=1):
-    """Best wall time of `repeat` runs (the machine is shared), and the last output."""
-    best = np.inf
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = f()
-        best = min(best, time.perf_counter() - t)
-    return out, best
+def timed(f, repeat=3, warmup=1):
+    """Best wall time of ``repeat`` runs after ``warmup`` (the machine is shared), and the output."""
+    out = []
+    seconds = best_of(lambda: out.append(f()), repeat=repeat, warmup=warmup)
+    return out[-1], seconds
+
+
+def factored_flops(n: int, d: int, n_rhs: int = 1) -> int:
+    """Flops of one prompt's prefixes for a full-rank Gaussian component (``estimators.bayes._responses``).
+
+    First block (m = min(n, d) points): K = A A^T (2 m^2 d), its Cholesky (m^3 / 3), z = L^{-1} r and
+    L z (3 m^2 per right-hand side). Later points (v = n - d): G_0 = A_0^T A_0 (2 d^3), its Cholesky,
+    T = L_0^{-1} A_V^T (d^2 v), u_0 and A_V u_0 (about 4 d v per right-hand side), T^T T (2 v^2 d), its
+    Cholesky (v^3 / 3) and the solves (3 v^2 per right-hand side).
+    """
+    m, v = min(n, d), max(n - d, 0)
+    f = 2 * m * m * d + m**3 // 3 + 3 * m * m * n_rhs
+    if v:
+        f += 2 * d**3 + d**3 // 3 + d * d * v + (d * d + 4 * d * v) * n_rhs + 2 * v * v * d + v**3 // 3 + 3 * v * v * n_rhs
+    return f
 
 
 def data(prior, B, n, noise, seed):
@@ -91,9 +109,12 @@ def main(argv=None):
     p.add_argument("--sign-d20", action="store_true", help="also run sign vectors at d = 20 (GPU work)")
     p.add_argument("--skip-sparse", action="store_true")
     args = p.parse_args(argv)
+    single_thread()
     B, n, d, dev = args.batch, args.n, args.d, args.device
     print(f"B = {B}, n = {n}, d = {d}, device = {dev}, OMP_NUM_THREADS = {os.environ.get('OMP_NUM_THREADS')}, "
-          f"load = {os.getloadavg()[0]:.1f}")
+          f"load = {load_average():.1f}")
+    gemm = gemm_gflops(d, d, d, batch=B)  # the path's products are B small d x d matrices
+    print(f"numpy batched GEMM, {B} x ({d} x {d}) @ ({d} x {d}): {gemm:.1f} GFLOP/s")
     rows = []
 
     noise = 0.25
@@ -105,15 +126,17 @@ def main(argv=None):
         ("2-component mixture", mix, list(mix._means), list(mix._covs), np.log(mix.weights)),
     ]:
         xs, ys = data(prior, B, n, noise, 0)
-        fast, t_fast = timed(lambda: prior.predict_prefixes(to_device(xs, dev), to_device(ys, dev), noise), repeat=5)
-        slow, t_slow = timed(lambda: closed_form_prefixes(mus, covs, log_pi, xs, ys, noise), repeat=2)
+        fast, t_fast = timed(lambda: prior.predict_prefixes(to_device(xs, dev), to_device(ys, dev), noise))
+        slow, t_slow = timed(lambda: closed_form_prefixes(mus, covs, log_pi, xs, ys, noise))
         diff = float(np.max(np.abs(to_numpy(fast) - slow)))
-        rows.append((name, f"{t_fast:.3f} s", f"{t_slow:.3f} s", f"{t_slow / t_fast:.0f}x", f"{diff:.1e}"))
+        gf = B * factored_flops(n, d, n_rhs=len(mus)) / t_fast / 1e9  # equal covariances share the factors
+        rows.append((name, f"{t_fast:.3f} s ({gf:.1f} GFLOP/s, {gf / gemm:.0%} of GEMM)", f"{t_slow:.3f} s",
+                     f"{t_slow / t_fast:.0f}x", f"{diff:.1e}"))
 
     if not args.skip_sparse:
         sparse = SparsePrior(d, 3)
         xs, ys = data(sparse, B, n, 0.0, 1)
-        pred, t = timed(lambda: sparse.predict_prefixes(to_device(xs, dev), to_device(ys, dev), 0.0))
+        pred, t = timed(lambda: sparse.predict_prefixes(to_device(xs, dev), to_device(ys, dev), 0.0), 1, 0)
         err = np.mean((to_numpy(pred) - ys) ** 2, axis=0)
         rows.append((f"sparse k=3 ({sparse.n_components} supports), noiseless", f"{t:.2f} s", "", "",
                      f"MSE at k=3,6,12: {err[3]:.2f}, {err[6]:.1e}, {err[12]:.1e}"))
@@ -122,11 +145,12 @@ def main(argv=None):
     for sd in sign_ds:
         sign = SignPrior(sd, sd**-0.5, memory_budget=(2**33 if dev == "cuda" else 2**30))
         xs, ys = data(sign, B, n, 0.0, 2)
-        pred, t = timed(lambda: sign.predict_prefixes(to_device(xs, dev), to_device(ys, dev), 0.0))
+        pred, t = timed(lambda: sign.predict_prefixes(to_device(xs, dev), to_device(ys, dev), 0.0), 1, 0)
         err = np.mean((to_numpy(pred) - ys) ** 2, axis=0)
         rows.append((f"sign d={sd} ({sign.n_components} vectors), noiseless", f"{t:.2f} s", "", "",
                      f"MSE at k=1,{sd // 2},{sd}: {err[1]:.2f}, {err[sd // 2]:.1e}, {err[sd]:.1e}"))
 
+    print(f"load at the end = {load_average():.1f}")
     print("| prior | all-prefix (exact) | per-prefix closed form | speed-up | max diff / check |")
     print("|---|---|---|---|---|")
     for r in rows:

@@ -19,9 +19,11 @@ SignPrior(d, scale)         BMA over all 2^d sign vectors (chunked)    Panwar et
 FeaturePrior(phi, prior)    the coefficient prior on features phi(x)   Panwar et al. 2024 (Fourier)
 ==========================  =========================================  ==========================
 
-All priors run through one engine (:mod:`._engine`): O(n k^2) per prompt
-and component, chunked over components with a running logsumexp so that memory stays
-below ``memory_budget`` bytes. Compute dtype: float64 (float32 inputs are upcast and the
+All priors run through one engine (:mod:`._engine`): Gaussian components on all coordinates
+from Cholesky factors of the responses' covariance (:mod:`._responses`, three factors of size
+<= max(r, n - r) per prompt and component, shared by components with equal covariances), the
+others by an O(n k^2) Kalman recursion or, for point masses, residual sums; chunked over
+components with a running logsumexp so that memory stays below ``memory_budget`` bytes. Compute dtype: float64 (float32 inputs are upcast and the
 results cast back; jax without x64 computes in float32). What does not live here: point
 estimators (:mod:`estimators.linear`, :mod:`estimators.sparse`), kernels and GPs
 (:mod:`estimators.kernels`).
@@ -29,8 +31,8 @@ estimators (:mod:`estimators.linear`, :mod:`estimators.sparse`), kernels and GPs
 Files: :mod:`._gaussian` (the shared prior plumbing, Gaussian and mixture priors),
 :mod:`._discrete` (finite pools, sparse supports, sign vectors), :mod:`._features` (feature
 maps, Fourier series), :mod:`._predictive` (the predictive distribution's methods),
-:mod:`._engine` (the Kalman recursions over chunks) and :mod:`._fold` (the running logsumexp
-folds of chunks).
+:mod:`._engine` (the chunk loop and the Kalman recursion), :mod:`._responses` (the factored
+Gaussian prefixes) and :mod:`._fold` (the running logsumexp folds of chunks).
 """
 
 from ._discrete import FinitePrior, SignPrior, SparsePrior

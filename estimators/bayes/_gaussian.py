@@ -100,8 +100,8 @@ class _Prior(PredictiveMethods, abc.ABC):
         self._check_runnable(fn)
         batch, (n, d) = tuple(xs.shape[:-2]), tuple(xs.shape[-2:])
         dt = engine.work_dtype(xp, xs)
-        xw = xp.astype(xp.reshape(xs, (-1, n, d)), dt)
-        yw = xp.astype(xp.reshape(ys, (-1, n)), dt)
+        xw = xp.astype(xp.reshape(xs, (-1, n, d)), dt, copy=False)  # read only below: no copy when dt matches
+        yw = xp.astype(xp.reshape(ys, (-1, n)), dt, copy=False)
         return xp, xw, yw, batch, noise
 
     def _run(self, xw, yw, noise, fn, **want):
@@ -144,7 +144,7 @@ class _Prior(PredictiveMethods, abc.ABC):
         fn = f"{type(self).__name__}.predict_prefixes"
         xp, xw, yw, batch, noise = self._prepare(xs, ys, noise, fn)
         out = self._run(xw, yw, noise, fn)
-        return xp.astype(xp.reshape(out["pred"], batch + (xw.shape[1],)), xs.dtype)
+        return xp.astype(xp.reshape(out["pred"], batch + (xw.shape[1],)), xs.dtype, copy=False)
 
     def weights_prefixes(self, xs: Any, ys: Any, noise: float) -> Any:
         """Posterior weight of every component given the first k pairs, for every k.
@@ -232,6 +232,18 @@ class GaussianPrior(_Prior):
     ----------
     mean : array of shape (d,)
     cov : array of shape (d, d), symmetric positive semi-definite
+
+    Notes
+    -----
+    ``noise = 0`` is the limit sigma^2 -> 0 of the posterior mean (the engine's relative floor,
+    :mod:`estimators.bayes._engine`, stands in for sigma^2), and it is defined on any data: on data
+    that some w in the prior's support fits it interpolates; on data that none fits (n > rank, random
+    y) it is least squares in the prior's metric, ``mu + F (X F)^+ (y - X mu)`` with ``cov = F F^T``
+    (for ``N(0, I)``: :func:`estimators.ols_prefixes`, to 1e-7 relative except near k = d where the
+    floor's ridge bias leaves up to 1e-5). ``predict_prefixes`` and the predictive moments compute it
+    from Cholesky factors of the responses (:mod:`estimators.bayes._responses`); ``posterior``, which
+    needs the state, runs the Kalman recursion, which loses this limit on inconsistent data (it
+    subtracts nearly equal numbers); use ``noise > 0`` there.
 
     References
     ----------

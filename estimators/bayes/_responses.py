@@ -85,6 +85,22 @@ def _factors(cov: np.ndarray) -> list[tuple[int, int, np.ndarray | None, np.ndar
     return parts
 
 
+def _solve_lower(xp, L, R, transpose=False):
+    """``L^{-1} R`` (or ``L^{-T} R``) for lower-triangular L (..., m, m), R (..., m, p).
+
+    numpy runs through torch's batched kernel on zero-copy views of the strided arrays (the exception
+    ``docs/design.md`` states: numpy has no batched triangular solve); :func:`estimators.validation.solve_triangular`
+    would first copy every operand to contiguous memory, a third of this path's time at B = 1280.
+    """
+    if isinstance(L, np.ndarray) and isinstance(R, np.ndarray) and L.dtype == R.dtype and L.flags.writeable \
+            and R.flags.writeable:
+        import torch
+
+        Lt = torch.from_numpy(L)
+        return torch.linalg.solve_triangular(Lt.mT if transpose else Lt, torch.from_numpy(R), upper=transpose).numpy()
+    return solve_triangular(xp, L, R, lower=True, transpose=transpose)
+
+
 def _block(xp, K, R):
     """Sequential conditionals of whitened responses R ~ N(0, K): K (B, G, m, m), R (B, G, m, P).
 
@@ -92,7 +108,7 @@ def _block(xp, K, R):
     (B, G, m, P) and the factor L, or raises when K is not numerically positive definite.
     """
     L = xp.linalg.cholesky(K)
-    z = solve_triangular(xp, L, R, lower=True)
+    z = _solve_lower(xp, L, R)
     dg = xp.linalg.diagonal(L)  # (B, G, m)
     mean = L @ z - dg[..., None] * z  # sum_{i<k} L_ki z_i
     return mean, dg * dg, z, L
@@ -136,9 +152,9 @@ def _group(xp, xs, ys, s, mu, cols, F):
     if n > m:  # m == r: the later points given the first r
         AV = A[..., m:, :]
         L0 = xp.linalg.cholesky(cb * (_mT(A0) @ A0) + _eye(xp, r, A))  # G_0 = I + A~_0^T A~_0 = L_0 L_0^T
-        T = solve_triangular(xp, L0, _mT(AV), lower=True)  # (B, G, r, n - m), times sqrt(c): L_0^{-1} A~_V^T
+        T = _solve_lower(xp, L0, _mT(AV))  # (B, G, r, n - m), times sqrt(c): L_0^{-1} A~_V^T
         # A~_V u_0 with u_0 = G_0^{-1} A~_0^T r_0 = A~_0^T K~^{-1} r_0 (push-through), from the first factor
-        shift = cb * (AV @ (_mT(A0) @ solve_triangular(xp, L1, z, lower=True, transpose=True)))  # (B, G, n - m, P)
+        shift = cb * (AV @ (_mT(A0) @ _solve_lower(xp, L1, z, transpose=True)))  # (B, G, n - m, P)
         mean2, var2, z2, _ = _block(xp, cb * (_mT(T) @ T) + _eye(xp, n - m, A), Rw[..., m:, :] - shift)
         mean = xp.concat([mean, mean2 + shift], axis=2)  # (B, G, n, P)
         var, z = xp.concat([var, var2], axis=2), xp.concat([z, z2], axis=2)

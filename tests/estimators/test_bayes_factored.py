@@ -191,3 +191,20 @@ def test_float32_batches_agree_with_float64(name, noise):
                 assert o.dtype == np.float32, (method, lib)
                 np.testing.assert_allclose(o, r, rtol=2e-6, atol=2e-6 * (1 + np.abs(r).max()),
                                            err_msg=f"{name} {method} {lib}")
+
+
+def test_noiseless_limit_general_prior_is_least_squares_in_its_metric():
+    """noise = 0, N(mu, F F^T) of rank 3 in d = 5, inconsistent data: mu + F (X F)^+ (y - X mu) on every prefix."""
+    rng = np.random.default_rng(8)
+    F = rng.standard_normal((5, 3))
+    mu = rng.standard_normal(5)
+    prior = GaussianPrior(mu, F @ F.T)
+    xs, ys = rng.standard_normal((6, 10, 5)), rng.standard_normal((6, 10))
+    pred = prior.predict_prefixes(xs, ys, 0.0)
+    ref = np.zeros((6, 10))
+    for b in range(6):
+        for k in range(10):
+            X, x = xs[b, :k], xs[b, k]
+            w = mu + F @ (np.linalg.pinv(X @ F) @ (ys[b, :k] - X @ mu)) if k else mu
+            ref[b, k] = x @ w
+    np.testing.assert_allclose(pred, ref, rtol=1e-6, atol=1e-6)
