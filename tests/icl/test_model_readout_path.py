@@ -9,7 +9,10 @@ from icl.model import GPT, x_positions
 
 def _full_path(model, xs, ys):
     """The read-out of the full residual stream: every token through every block."""
-    return model.head.output(model.read_out(model.ln_f(x_positions(model.hidden_states(xs, ys)[-1]))))
+    h = model.ln_f(x_positions(model.hidden_states(xs, ys)[-1]))
+    if hasattr(model.head, "read"):  # heads that shape their read-out's gradients
+        return model.head.read(model.read_out, h)
+    return model.head.output(model.read_out(h))
 
 
 @pytest.mark.parametrize("token_format", ["garg", "pairs"])
