@@ -15,9 +15,10 @@ from typing import Any, Callable
 import array_api_compat
 import numpy as np
 
-from ..validation import check_array, check_int, check_positive, check_prompt, namespace
+from ..validation import check_array, check_int, check_nonnegative, check_positive, check_prompt, namespace
 from . import _engine as engine
 from ._gaussian import GaussianPrior, MixturePrior, _Prior
+from ._predictive import refuse_point_masses
 
 __all__ = ["FourierFeatures", "FeaturePrior", "fourier_mixture_prior"]
 
@@ -134,6 +135,8 @@ class FeaturePrior:
         ``k(x, x') = sum_j s_j phi_j(x) phi_j(x')`` (:func:`estimators.kernels.gp_log_predictive_prefixes`).
         """
         feats, yw, xp = self._mapped(xs, ys, "FeaturePrior.log_predictive_prefixes")
+        noise = check_nonnegative(noise, "noise", "FeaturePrior.log_predictive_prefixes")
+        refuse_point_masses(self.prior, int(feats.shape[-2]), noise, "FeaturePrior.log_predictive_prefixes")
         return xp.astype(self.prior.log_predictive_prefixes(feats, yw, noise), xs.dtype)
 
     def predictive_moments_prefixes(self, xs: Any, ys: Any, noise: float) -> tuple:

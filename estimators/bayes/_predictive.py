@@ -25,7 +25,7 @@ from typing import Any
 __all__ = ["PredictiveMethods"]
 
 
-def _refuse_point_masses(prior, n: int, noise: float, fn: str) -> None:
+def refuse_point_masses(prior, n: int, noise: float, fn: str) -> None:
     """With ``noise = 0``, refuse prompts whose last prefixes have a point-mass predictive.
 
     A Gaussian component ``N(mu_c, S_c)`` with ``rank S_c = r`` predicts ``y_k`` exactly once
@@ -118,7 +118,7 @@ class PredictiveMethods:
         """
         fn = f"{type(self).__name__}.log_predictive_prefixes"
         xp, xw, yw, batch, noise = self._prepare(xs, ys, noise, fn)
-        _refuse_point_masses(self, int(xw.shape[1]), noise, fn)
+        refuse_point_masses(self, int(xw.shape[1]), noise, fn)
         out = self._run(xw, yw, noise, fn, want_predictive=True)
         return xp.astype(xp.reshape(out["log_predictive"], batch + (xw.shape[1],)), xs.dtype)
 
