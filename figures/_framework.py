@@ -19,6 +19,12 @@ printed (and stored in ``NAME.json``) before the claims table, cached or not.
 Cached results live in ``out_dir/cache/<hash>.json``
 with numpy arrays in ``<hash>.npz`` (loaded without pickle).
 
+With a launcher (``icl figure NAME --launcher ray``, :class:`icl.launch.RayLauncher`), every run
+the figure declares in its resolved ``resolved_runs`` is trained first, one Ray task per config
+hash, all at once; ``compute`` then runs here and ``ctx.train`` finds its runs finished (a run it
+did not declare is trained through the launcher when ``compute`` asks for it). Evaluation,
+plotting and claims run once, in this process, as without a launcher (``docs/cluster.md``).
+
 Under ``torchrun`` every rank runs ``compute`` (so ``ctx.train`` trains with
 DistributedDataParallel across the ranks) and only rank 0 writes the cache and the files.
 
@@ -61,12 +67,16 @@ class Context:
         Folder holding trained runs, one per config hash.
     show_progress : bool
         Show tqdm bars and log lines on stderr.
+    launcher : icl.launch.RayLauncher, optional
+        Trains the runs (as Ray tasks) instead of this process; None trains here.
     """
 
-    def __init__(self, seed: int = 0, runs_root: str | os.PathLike = "runs", show_progress: bool = True):
+    def __init__(self, seed: int = 0, runs_root: str | os.PathLike = "runs", show_progress: bool = True,
+                 launcher=None):
         self.seed = int(seed)
         self.runs_root = Path(runs_root)
         self.show_progress = bool(show_progress)
+        self.launcher = launcher
         self.runs: list[dict] = []  # provenance of every run used: dir, hash, config
 
     def progress(self, iterable: Iterable, desc: str | None = None, total: int | None = None):
@@ -88,6 +98,8 @@ class Context:
         from icl.config import config_hash
         from icl.train import train
 
+        if self.launcher is not None:
+            return self.train_many([run_config])[0]
         h = config_hash(run_config)
         run_dir = self.runs_root / h
         self.log(f"[figures] run {h} -> {run_dir}")
@@ -108,6 +120,12 @@ class Context:
         from icl.config import config_hash, config_to_dict
 
         configs = list(run_configs)
+        if self.launcher is not None:
+            start = time.perf_counter()
+            run_dirs = self.launcher.train_many(configs, self.runs_root)
+            for c, r in zip(configs, run_dirs):
+                self._record(c, r, time.perf_counter() - start)
+            return run_dirs
         cores = os.cpu_count() or 1
         if len(configs) < 2 or cores < 2 or torch.cuda.is_available() or int(os.environ.get("WORLD_SIZE", 1)) > 1:
             return [self.train(c) for c in configs]
@@ -163,6 +181,7 @@ def make_figure(
     runs_root: str | os.PathLike = "runs",
     overrides: dict | None = None,
     report: bool | None = None,
+    launcher=None,
 ) -> dict:
     """Build figure ``name``: compute (or reuse the cache), plot, write files and claims.
 
@@ -184,6 +203,8 @@ def make_figure(
         Parameters replacing the preset's (unknown keys are a ValueError).
     report : bool, optional
         Print the summary, the claims table and the paths written (default: ``progress``).
+    launcher : icl.launch.RayLauncher, optional
+        Train the figure's runs as Ray tasks (see the module docstring); None trains in this process.
 
     Returns
     -------
@@ -217,8 +238,10 @@ def make_figure(
             print(f"[figures] {mod.NAME}: reusing cached results {cache_dir / key}.json", file=sys.stderr)
     else:
         rank = int(os.environ.get("RANK", 0))  # under torchrun every rank trains (DDP); rank 0 writes
-        ctx = Context(seed=seed, runs_root=runs_root, show_progress=progress and rank == 0)
+        ctx = Context(seed=seed, runs_root=runs_root, show_progress=progress and rank == 0, launcher=launcher)
         start = time.perf_counter()
+        if launcher is not None:  # every declared run at once, before compute asks for them one call at a time
+            _launch_declared(launcher, resolved, runs_root)
         from icl.distributed import process_group  # loads torch, which only computing needs
 
         # under torchrun, one process group for the whole figure: the runs it trains share it
@@ -295,13 +318,23 @@ def make_figure(
     return dict(doc, files=files, results=results)
 
 
+def _launch_declared(launcher, resolved: dict, runs_root) -> None:
+    """Train the runs of ``resolved["resolved_runs"]`` (a list or a dict of config dicts) with ``launcher``."""
+    from icl.config import config_from_dict
+
+    declared = resolved.get("resolved_runs") or []
+    configs = [config_from_dict(c) for c in (declared.values() if isinstance(declared, dict) else declared)]
+    if configs:
+        launcher.train_many(configs, runs_root)
+
+
 def make_all(preset: str = "quick", out_dir: str | os.PathLike = "figures/out", force: bool = False,
              progress: bool = True, runs_root: str | os.PathLike = "runs",
-             report: bool | None = None) -> dict[str, dict]:
+             report: bool | None = None, launcher=None) -> dict[str, dict]:
     """Build every figure with ``preset``; returns ``{NAME: make_figure(...)}``."""
     return {
         name: make_figure(name, preset, out_dir=out_dir, force=force, progress=progress, runs_root=runs_root,
-                          report=report)
+                          report=report, launcher=launcher)
         for name in list_figures()
     }
 
@@ -322,6 +355,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="copy NAME.png and NAME.json into docs/ after building (the committed results)")
     parser.add_argument("--gallery", action="store_true",
                         help="regenerate the README's gallery table from docs/*.json and exit")
+    from icl.launch import add_launcher_arguments
+
+    add_launcher_arguments(parser)
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -340,7 +376,10 @@ def run_from_args(args: argparse.Namespace) -> int:
             print(f"{n.ljust(width)}  {desc}  [presets: {', '.join(mod.PRESETS)}; paper: "
                   f"{getattr(mod, 'PAPER_GPU_TIME', 'unknown')}]")
         return 0
-    kw = dict(out_dir=args.out, force=args.force, progress=not args.quiet, runs_root=args.runs, report=True)
+    from icl.launch import launcher_from_args
+
+    kw = dict(out_dir=args.out, force=args.force, progress=not args.quiet, runs_root=args.runs, report=True,
+              launcher=launcher_from_args(args))
     built = make_all(args.preset, **kw) if args.name == "all" else {args.name: make_figure(args.name, args.preset, **kw)}
     if args.publish:
         from ._gallery import publish
@@ -355,4 +394,3 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m figures", description="Build paper figures with claims.")
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))
-

@@ -130,6 +130,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
     amp_dtype: str = "float32"  # "bfloat16": autocast on CUDA (the CPU path stays float32)
     compile: bool = False  # torch.compile the model on CUDA
+    log: tuple[str, ...] = ("jsonl",)  # metric sinks (icl.sinks): "jsonl" (metrics.jsonl, always), "tensorboard"
 
 
 @dataclass(frozen=True)
@@ -141,11 +142,12 @@ class RunConfig:
 
 
 # Fields that change how a run is executed or reported, not what it computes.
-_HASH_EXCLUDED = {"train.device", "train.compile", "train.log_every", "train.checkpoint_every", "train.keep_checkpoints"}
+_HASH_EXCLUDED = {"train.device", "train.compile", "train.log_every", "train.checkpoint_every", "train.keep_checkpoints",
+                  "train.log"}
 
 # Fields added after runs and figure caches were first published: written (and hashed) only when they
 # differ from their default, so every config that predates them keeps its dict, hash and run folder.
-_OMITTED_AT_DEFAULT = {"model.head": "mean", "model.n_bins": 100}
+_OMITTED_AT_DEFAULT = {"model.head": "mean", "model.n_bins": 100, "train.log": ("jsonl",)}
 
 
 # ----------------------------------------------------------------------------------------
@@ -170,6 +172,10 @@ def _check_value(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {value!r}")
         return value
+    if typing.get_origin(tp) is tuple:  # tuple[str, ...]: a TOML array of strings
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected an array of strings, got {value!r}")
+        return tuple(value)
     if tp is dict or typing.get_origin(tp) is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a table, got {value!r}")
@@ -215,6 +221,9 @@ def _validate(cfg: RunConfig) -> None:
     _require(m.n_bins >= 3, "model.n_bins", f"must be >= 3 (two tail bins and at least one inside), got {m.n_bins}")
     _require(m.head == "bar" or m.n_bins == _OMITTED_AT_DEFAULT["model.n_bins"], "model.n_bins",
              f"applies to model.head = 'bar' only, but model.head is {m.head!r}")
+    _require(set(tr.log) <= {"jsonl", "tensorboard"} and "jsonl" in tr.log and len(set(tr.log)) == len(tr.log),
+             "train.log", f"must list 'jsonl' (metrics.jsonl, which resume reads) and optionally 'tensorboard', "
+             f"each once, got {list(tr.log)}")
     _require(tr.steps >= 1, "train.steps", f"must be >= 1, got {tr.steps}")
     _require(tr.batch_size >= 1, "train.batch_size", f"must be >= 1, got {tr.batch_size}")
     _require(tr.lr > 0, "train.lr", f"must be > 0, got {tr.lr}")

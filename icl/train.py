@@ -45,6 +45,7 @@ from icl.distributed import dist_env, process_group
 from icl.errors import CheckpointError, ConfigError, NonFiniteLossError
 from icl.model import GPT
 from icl.run import build_model, load_model, prepare_run_dir, truncate_metrics
+from icl.sinks import open_sinks
 from icl.tasks import Batch, Task, eval_generator, make_task, train_streams
 
 __all__ = [
@@ -339,6 +340,7 @@ def _train(cfg: RunConfig, run_dir: Path, proc: _Proc, max_steps: int | None) ->
     net, autocast = _wrap(state.model, tc, proc)
 
     metrics = open(run_dir / "metrics.jsonl", "a") if proc.rank == 0 else None
+    sinks = open_sinks(tc.log, run_dir) if proc.rank == 0 else []  # train.log beyond metrics.jsonl (icl.sinks)
     bar = tqdm(total=stop, initial=state.step, disable=not (proc.progress and proc.rank == 0), desc="train",
                file=sys.stderr)
     t0, elapsed0, last_good = time.perf_counter(), state.elapsed_s, None
@@ -371,11 +373,12 @@ def _train(cfg: RunConfig, run_dir: Path, proc: _Proc, max_steps: int | None) ->
                 record = {"step": state.step, "loss": seen.item(), "lr": lr, "d": d_cur, "n_points": n_cur,
                           "elapsed_s": round(elapsed0 + time.perf_counter() - t0, 3)}
                 bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{lr:.2e}")
-                _append(metrics, record)
+                _append(metrics, record, sinks)
             if ((tc.eval_every and state.step % tc.eval_every == 0) or state.step == tc.steps) and proc.rank == 0:
                 curve = evaluate_curve(state.model, task, cfg.task.n_points, tc.eval_prompts, cfg.seed, proc.device)
                 nll = evaluate_nll(state.model, task, cfg.task.n_points, tc.eval_prompts, cfg.seed, proc.device)
-                _append(metrics, {"step": state.step, "kind": "eval", "error": curve, **({"nll": nll} if nll else {})})
+                _append(metrics, {"step": state.step, "kind": "eval", "error": curve, **({"nll": nll} if nll else {})},
+                        sinks)
             if state.step % tc.checkpoint_every == 0 or state.step == stop:
                 state.elapsed_s = elapsed0 + time.perf_counter() - t0
                 if proc.rank == 0:
@@ -385,6 +388,8 @@ def _train(cfg: RunConfig, run_dir: Path, proc: _Proc, max_steps: int | None) ->
         bar.close()
         if metrics is not None:
             metrics.close()
+        for sink in sinks:
+            sink.close()
     if stop == tc.steps:
         proc.say(f"icl: finished {run_dir} at step {stop}" + (f" ({last_good.name})" if last_good else ""))
     else:
@@ -392,8 +397,10 @@ def _train(cfg: RunConfig, run_dir: Path, proc: _Proc, max_steps: int | None) ->
     return run_dir
 
 
-def _append(metrics, record: dict) -> None:
-    """One JSON line in metrics.jsonl (rank 0 holds the file; other ranks pass None)."""
+def _append(metrics, record: dict, sinks=()) -> None:
+    """One JSON line in metrics.jsonl (rank 0 holds the file; other ranks pass None) and the record to every sink."""
     if metrics is not None:
         metrics.write(json.dumps(record) + "\n")
         metrics.flush()
+    for sink in sinks:
+        sink.write(record)

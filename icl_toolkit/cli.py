@@ -58,25 +58,71 @@ class Command:
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--preset", help="preset name (see `icl presets`), e.g. linear-quick")
+    src.add_argument("--preset", help="preset name (see `icl presets`), e.g. linear-quick; with --launcher ray "
+                     "a comma-separated list trains each")
     src.add_argument("--config", help="a TOML file, or a run's config.json")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config value, e.g. --set model.n_layer=4 (repeatable)")
     p.add_argument("--out", help="run folder (default runs/<config hash>); rerunning with it resumes")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="overrides train.device")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    from icl.launch import add_launcher_arguments
+
+    add_launcher_arguments(p)
 
 
-def _train_run(args: argparse.Namespace) -> int:
-    from icl.config import config_hash, load_config_file, load_preset, parse_overrides
-    from icl.train import train
+def _train_configs(args: argparse.Namespace) -> list:
+    """Every config ``icl train`` is asked for: each preset (comma-separated) x each --sweep combination."""
+    import itertools
+
+    from icl.config import load_config_file, load_preset, parse_overrides
 
     overrides = parse_overrides(args.overrides)
     if args.device:
         overrides["train.device"] = args.device
-    cfg = load_preset(args.preset, overrides) if args.preset else load_config_file(args.config, overrides)
-    out = args.out or os.path.join("runs", config_hash(cfg))
-    train(cfg, out, progress=not args.quiet)
+    sweeps = parse_overrides(args.sweep)
+    for key, values in sweeps.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"--sweep {key}: expected a non-empty TOML array of values, e.g. {key}=[1, 2]")
+    combos = [dict(zip(sweeps, vals)) for vals in itertools.product(*sweeps.values())]
+    if args.preset:
+        return [load_preset(name.strip(), {**overrides, **c}) for name in args.preset.split(",") for c in combos]
+    return [load_config_file(args.config, {**overrides, **c}) for c in combos]
+
+
+def _train_run(args: argparse.Namespace) -> int:
+    from icl.config import config_hash
+    from icl.launch import launcher_from_args
+    from icl.train import train
+
+    launcher = launcher_from_args(args)
+    configs = _train_configs(args)
+    if args.out and len(configs) > 1:
+        raise ConfigError(f"--out: names one run folder, but {len(configs)} runs were asked for "
+                          "(they go to runs/<config hash>)")
+    if launcher is not None:
+        if args.out:
+            raise ConfigError("--out: with --launcher ray every run goes to runs/<config hash> (the run cache)")
+        for run_dir in launcher.train_many(configs, "runs"):
+            print(run_dir)
+        return 0
+    for cfg in configs:
+        train(cfg, args.out or os.path.join("runs", config_hash(cfg)), progress=not args.quiet)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------
+# icl runs
+
+
+def _runs_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", nargs="?", default="runs", help="folder of run folders (default runs)")
+
+
+def _runs_run(args: argparse.Namespace) -> int:
+    from icl.launch import format_runs, list_runs
+
+    print(format_runs(list_runs(args.dir)))
     return 0
 
 
@@ -111,6 +157,8 @@ def _presets_run(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Command] = {
     "train": Command("train a transformer on a task (resumes when --out holds a run)", _train_args, _train_run),
+    "runs": Command("list the run folders with step, loss and state (finished / running / stopped)", _runs_args,
+                    _runs_run),
     "tasks": Command("list the function classes, one line each", _no_args, _tasks_run),
     "presets": Command("list the run presets", _no_args, _presets_run),
     "eval": Command.from_module("score a run against every baseline; writes eval.npz and eval.json", evaluate),
