@@ -8,7 +8,8 @@
 # the checkout. The shared settings are [tool.mutmut] in pyproject.toml; this script adds the files to
 # mutate (MUTATE, overridable) and the module's tests. One worker, nice -n 15, one BLAS thread, the
 # derandomized hypothesis profile (HYPOTHESIS_PROFILE=ci).
-# Prints the counts and the score = (killed + timeout + segfault) / (total - skipped).
+# Prints the counts and the score = (killed + timeout + segfault) / (checked - skipped).
+# SAMPLE=N checks a fixed-seed random sample of N mutants instead of all of them.
 set -euo pipefail
 
 module=${1:?usage: scripts/mutation.sh linear|bayes|classify [COMMIT]}
@@ -46,20 +47,47 @@ text += "\n[tool.mutmut]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in tab
 open(path, "w").write(text)
 PY
 
+# The ci hypothesis profile (derandomized) with fewer examples: a surviving mutant runs every test that
+# reaches it, so the example count sets the cost of the run.
+cat >> "$work/tests/conftest.py" <<'PY'
+
+settings.register_profile(
+    "mutation", max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+PY
+
 cd "$work"
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 HYPOTHESIS_PROFILE=ci
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 HYPOTHESIS_PROFILE=mutation
 echo "commit $sha, module $module, mutating [$mutate], tests [$tests]"
 start=$(date +%s)
-nice -n 15 "$python" -m mutmut run --max-children 1 > run.log 2>&1 || { tail -40 run.log; exit 1; }
-nice -n 15 "$python" -m mutmut export-cicd-stats > /dev/null
+names=()
+if [ "${SAMPLE:-0}" -gt 0 ]; then
+  # A fixed-seed sample of SAMPLE mutants (seed 0 over the sorted names): generate them, then draw.
+  nice -n 15 "$python" - "$SAMPLE" > sample.txt <<'PY'
+import json, random, sys
+from pathlib import Path
+from mutmut.__main__ import copy_also_copy_files, copy_src_dir, create_mutants
+from mutmut.utils.file_utils import setup_source_paths
+Path("mutants").mkdir(exist_ok=True)
+copy_src_dir(); copy_also_copy_files(); setup_source_paths(); create_mutants(1)
+keys = sorted(k for f in Path("mutants").rglob("*.meta") for k in json.loads(f.read_text())["exit_code_by_key"])
+print("\n".join(sorted(random.Random(0).sample(keys, min(int(sys.argv[1]), len(keys))))))
+PY
+  mapfile -t names < <(grep -v '^ ' sample.txt | grep mutmut_)
+  echo "sample of ${#names[@]} mutants (sample.txt)"
+fi
+nice -n 15 "$python" -m mutmut run --max-children 1 "${names[@]}" > run.log 2>&1 || { tail -40 run.log; exit 1; }
 nice -n 15 "$python" -m mutmut results --all true > results.txt || true
 "$python" - "$module" "$sha" "$(( $(date +%s) - start ))" <<'PY'
-import json, sys
-s = json.load(open("mutants/mutmut-cicd-stats.json"))
-detected = s["killed"] + s["timeout"] + s["segfault"]  # a mutant that hangs or crashes the tests is caught
-scored = s["total"] - s["skipped"]  # survivors, mutants no test reaches and suspicious ones count against
-print(f"{sys.argv[1]} @ {sys.argv[2][:10]}: total {s['total']}, killed {s['killed']}, survived {s['survived']}, "
-      f"timeout {s['timeout']}, segfault {s['segfault']}, skipped {s['skipped']}, no tests {s['no_tests']}, "
-      f"suspicious {s['suspicious']}; score {100 * detected / max(scored, 1):.1f}% ({sys.argv[3]} s)")
+import collections, json, sys
+from pathlib import Path
+from mutmut.stats import status_by_exit_code
+codes = {k: v for f in Path("mutants").rglob("*.meta") for k, v in json.loads(f.read_text())["exit_code_by_key"].items()}
+n = collections.Counter(status_by_exit_code[v] for v in codes.values() if v is not None)
+detected = n["killed"] + n["timeout"] + n["segfault"]  # a mutant that hangs or crashes the tests is caught
+scored = sum(n.values()) - n["skipped"]  # survivors, mutants no test reaches and suspicious ones count against
+print(f"{sys.argv[1]} @ {sys.argv[2][:10]}: checked {sum(n.values())} of {len(codes)}: " + ", ".join(f"{k} {v}" for k, v in sorted(n.items()))
+      + f"; score {100 * detected / max(scored, 1):.1f}% ({sys.argv[3]} s)")
 PY
 echo "survivors: grep survived $work/results.txt; show one: (cd $work && $python -m mutmut show NAME)"
