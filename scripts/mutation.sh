@@ -49,12 +49,14 @@ PY
 
 # The ci hypothesis profile (derandomized) with fewer examples: a surviving mutant runs every test that
 # reaches it, so the example count sets the cost of the run.
-cat >> "$work/tests/conftest.py" <<'PY'
-
-settings.register_profile(
-    "mutation", max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+"$python" - "$work/tests/conftest.py" <<'PY'
+import sys
+path = sys.argv[1]
+text = open(path).read()
+load = 'settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))'
+assert load in text, "tests/conftest.py no longer loads its profile from HYPOTHESIS_PROFILE"
+profile = 'settings.register_profile("mutation", max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])'
+open(path, "w").write(text.replace(load, profile + "\n" + load))
 PY
 
 cd "$work"
