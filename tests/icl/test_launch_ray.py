@@ -152,3 +152,22 @@ def test_default_launcher_imports_no_ray():
             "from icl.launch import launcher_from_args; assert launcher_from_args(a) is None; "
             "assert 'ray' not in sys.modules and 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_icl_train_sweeps_as_ray_tasks(local_ray, tmp_path, monkeypatch, capsys):
+    from icl_toolkit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    sets = [a for k, v in {**TINY, "train.steps": 10, "train.checkpoint_every": 10}.items()
+            for a in ("--set", f"{k}={json.dumps(v)}")]
+    assert main(["train", "--preset", "linear-quick", *sets, "--sweep", "seed=[7, 8]", "--launcher", "ray",
+                 "--quiet"]) == 0
+    printed = capsys.readouterr().out.split()
+    want = [config_hash(tiny(seed=s, **{"train.steps": 10})) for s in (7, 8)]
+    assert [Path(p).name for p in printed] == want
+    assert [r["state"] for r in list_runs(tmp_path / "runs")] == ["finished", "finished"]
+    for argv, match in ((["--sweep", "seed=[1, 2]", "--out", "x"], "--out: names one run folder"),
+                        (["--sweep", "seed=3"], "expected a non-empty TOML array"),
+                        (["--address", "auto"], "--address: applies to --launcher ray only")):
+        assert main(["train", "--preset", "linear-quick", *argv]) == 2
+        assert match in capsys.readouterr().err
