@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..validation import _is_traced, check_array, check_int, check_positive, namespace
+from ..validation import _is_traced, check_array, check_int, check_positive, library_name, namespace
 from ._base import (
     check_labelled_data,
     check_predict_X,
@@ -33,6 +33,12 @@ from ._base import (
 )
 from ..validation import matrix_transpose as _mT
 from ._newton import _augment, _newton
+from ._newton_cg import _newton_cg
+
+# The automatic choice of solver: trust-region Newton-CG for binary flat batches of at least this
+# many problems with at least this many features (a Hessian then costs more than the CG passes).
+_CG_MIN_PROBLEMS = 64
+_CG_MIN_FEATURES = 32
 
 __all__ = ["LogisticParams", "logistic_fit", "logistic_predict_proba", "logistic_predict", "logistic_prefixes"]
 
@@ -65,6 +71,7 @@ def logistic_fit(
     tol: float = 1e-6,
     max_iter: int = 100,
     hessian_dtype: str | None = "auto",
+    solver: str = "auto",
 ) -> LogisticParams:
     r"""L2-penalised logistic regression by Newton / IRLS, batched over independent problems.
 
@@ -104,7 +111,22 @@ def logistic_fit(
         above 1e-2) use the float32 copy too; convergence is only tested on float64 gradients.
         ``"auto"`` (default) uses float32 for float64 data and falls back to float64 where the
         float32 Hessian is not positive definite or stops driving convergence (condition
-        numbers of about 1e8 and beyond); ``None`` always uses the data's precision.
+        numbers of about 1e8 and beyond); ``None`` always uses the data's precision. Features
+        larger than 2**26 in size run in the data's precision whatever is asked (their float32
+        products overflow).
+    solver : {"auto", "newton", "newton-cg"}
+        ``"newton"``: Newton / IRLS with the Hessian formed and factorised
+        (:mod:`estimators.classify._newton`). ``"newton-cg"``: trust-region Newton-CG with
+        Hessian-vector products (Lin, Weng & Keerthi 2008; :mod:`estimators.classify._newton_cg`),
+        binary problems on numpy or torch only; the Hessian is never formed, each CG step is two
+        passes over X, preconditioned by the Hessian at zero. Its stopping test is on the logits
+        (an accepted step moves them by at most ``tol``, root mean square, relative to
+        max(1, their root mean square)), which does not depend on the features' scale.
+        ``"auto"`` (default) picks ``"newton-cg"`` for binary numpy / torch problems with
+        d >= 32 features in a flat batch of at least 64 problems, without ``sample_weight``
+        broadcast over problems, and ``"newton"`` otherwise: a Hessian costs about d passes over
+        X, so Newton wins for few features and for the C-fold larger multinomial Hessians
+        (``docs/performance.md`` has the measurements).
 
     Returns
     -------
@@ -137,6 +159,8 @@ def logistic_fit(
     max_iter = check_int(max_iter, "max_iter", fn, minimum=1)
     if hessian_dtype not in ("auto", None, "float32"):
         raise ValueError(f"{fn}: hessian_dtype must be 'auto', None or 'float32', got {hessian_dtype!r}")
+    if solver not in ("auto", "newton", "newton-cg"):
+        raise ValueError(f"{fn}: solver must be 'auto', 'newton' or 'newton-cg', got {solver!r}")
     if sample_weight is None:
         s = xp.ones(yi.shape, dtype=X.dtype, device=getattr(X, "device", None))
     else:
@@ -156,6 +180,25 @@ def logistic_fit(
                 f"{fn}: class {missing} has no samples in at least one problem; every problem needs every class "
                 f"0..{ncls - 1} (pass n_classes to match, or penalize_intercept=True for a finite solution)"
             )
+    cg_backend = library_name(X) in ("numpy", "torch")
+    flat = X.ndim == 3 and tuple(s.shape) == tuple(X.shape[:-1]) and cg_backend
+    if solver == "newton-cg" and not (flat or (X.ndim == 2 and cg_backend) and ncls == 2):
+        raise ValueError(
+            f"{fn}: solver='newton-cg' needs two classes and numpy or torch X of shape (m, d) or (B, m, d), "
+            f"got {ncls} classes and X of shape {tuple(X.shape)} ({library_name(X)})"
+        )
+    use_cg = solver == "newton-cg" or (
+        solver == "auto" and ncls == 2 and flat and X.shape[0] >= _CG_MIN_PROBLEMS and X.shape[-1] >= _CG_MIN_FEATURES
+    )
+    if use_cg:
+        Xb, yb, sb = (X, yi, s) if X.ndim == 3 else (X[None], yi[None], s[None])
+        theta = _newton_cg(
+            xp, Xb, xp.astype(yb == 1, X.dtype), sb, C, penalize_intercept=penalize_intercept, tol=tol,
+            max_iter=max_iter, fn=fn, low_dtype=None if hessian_dtype is None or X.dtype == xp.float32 else xp.float32,
+            unit_weights=sample_weight is None,
+        )  # fmt: skip
+        theta = theta if X.ndim == 3 else theta[0]
+        return LogisticParams(theta[..., :-1], theta[..., -1])
     theta = _newton(
         xp, X, _targets(xp, yi, ncls, X.dtype), s, C,
         binary=ncls == 2, penalize_intercept=penalize_intercept, tol=tol, max_iter=max_iter, fn=fn,

@@ -297,6 +297,8 @@ def _relative(xp, t, step, theta):
 _CHORD_RATIO = 0.05
 # Steps (relative, as the stopping test) below which the passes over X leave low precision.
 _EARLY_STEP = 1e-2
+# Largest feature size (absolute) whose Hessian and early passes may run in a lower precision.
+_LOW_MAX = 2.0**26
 
 
 def _newton(
@@ -343,6 +345,10 @@ def _newton(
     # then the logits are recomputed in X's precision, and the gradient stays there
     early, switched = low, 0
     Xh = _augment(xp, X, hessian_dtype) if low else None
+    if low and not bool(xp.all(xp.abs(Xh) <= _LOW_MAX)):
+        # features beyond 2**26 in size: their products overflow (or their small entries vanish)
+        # in float32, a silent NaN; such data runs in X's precision throughout
+        low, early, Xh = False, False, None
     if out_shape is not None:
         idx = xp.arange(batch[0], device=device)  # the working set's positions among all problems
         done_idx, done_theta = [], []

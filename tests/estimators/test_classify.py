@@ -298,6 +298,89 @@ def test_batched_logistic_with_early_converging_problems_equals_individual_fits(
         np.testing.assert_allclose(batch.intercept[b // 8, b % 8], single.intercept, rtol=0, atol=1e-8)
 
 
+# ----------------------------------------------------------------------------- trust-region Newton-CG
+
+
+def binary_problems(rng, problems=70, m=60, d=32, scale=1.0):
+    X = rng.standard_normal((problems, m, d))
+    w = rng.standard_normal((problems, d)) * 2.0 / np.sqrt(d)
+    y = (rng.random((problems, m)) < 1 / (1 + np.exp(-np.einsum("bmd,bd->bm", X, w)))).astype(np.int64)
+    y[:, :2] = [0, 1]
+    return X * scale, y
+
+
+@pytest.mark.parametrize("C", [0.01, 1.0, 100.0])
+def test_newton_cg_matches_sklearn_and_newton(rng, C):
+    X, y = binary_problems(rng, problems=3, m=80, d=33)
+    cg = logistic_fit(X, y, C, tol=1e-10, solver="newton-cg")
+    exact = logistic_fit(X, y, C, tol=1e-10, solver="newton", hessian_dtype=None)
+    np.testing.assert_allclose(cg.coef, exact.coef, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(cg.intercept, exact.intercept, rtol=0, atol=1e-8)
+    for b in range(3):
+        sk = tight_sklearn(X[b], y[b], C)
+        np.testing.assert_allclose(cg.coef[b], sk.coef_, rtol=0, atol=1e-5)
+        np.testing.assert_allclose(cg.intercept[b], sk.intercept_, rtol=0, atol=1e-5)
+
+
+def test_newton_cg_sample_weight_and_penalized_intercept_match_sklearn(rng):
+    X, y = binary_problems(rng, problems=1, m=80, d=33)
+    s = rng.uniform(0.0, 3.0, size=80)
+    cg = logistic_fit(X[0], y[0], 0.5, sample_weight=s, tol=1e-10, solver="newton-cg")
+    sk = tight_sklearn(X[0], y[0], 0.5, sample_weight=s)
+    np.testing.assert_allclose(cg.coef, sk.coef_, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(cg.intercept, sk.intercept_, rtol=0, atol=1e-5)
+    cg = logistic_fit(X, y, 0.5, penalize_intercept=True, tol=1e-10, solver="newton-cg")
+    exact = logistic_fit(X, y, 0.5, penalize_intercept=True, tol=1e-10, solver="newton", hessian_dtype=None)
+    np.testing.assert_allclose(cg.coef, exact.coef, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(cg.intercept, exact.intercept, rtol=0, atol=1e-8)
+
+
+def test_auto_solver_batched_newton_cg_equals_individual_fits(rng):
+    # 70 problems with 32 features: "auto" takes Newton-CG, solved in chunks; each problem's answer
+    # must not depend on its batch (and equal the single-problem Newton fit)
+    X, y = binary_problems(rng, problems=70, m=40, d=32)
+    batch = logistic_fit(X, y, 1.0, tol=1e-10)
+    for b in (0, 33, 69):
+        single = logistic_fit(X[b], y[b], 1.0, tol=1e-10, solver="newton", hessian_dtype=None)
+        np.testing.assert_allclose(batch.coef[b], single.coef, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(batch.intercept[b], single.intercept, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("solver", ["newton", "newton-cg"])
+def test_logistic_fits_features_of_size_1e19(rng, solver):
+    # float32 products of such features overflow (a silent NaN before); with C divided by 1e38 the fit
+    # must equal the fit of the unscaled features (w -> w / 1e19 leaves logits and penalty unchanged)
+    X, y = binary_problems(rng, problems=2, m=60, d=33)
+    big = logistic_fit(X * 1e19, y, 1e-38, tol=1e-10, solver=solver)
+    ref = logistic_fit(X, y, 1.0, tol=1e-10, solver="newton", hessian_dtype=None)
+    assert np.all(np.isfinite(big.coef)) and np.all(np.isfinite(big.intercept))
+    np.testing.assert_allclose(big.coef * 1e19, ref.coef, rtol=0, atol=1e-6 * np.abs(ref.coef).max())
+    np.testing.assert_allclose(big.intercept, ref.intercept, rtol=0, atol=1e-6 * np.abs(ref.coef).max())
+
+
+def test_newton_cg_torch_and_float32_agree_with_numpy(rng):
+    torch = pytest.importorskip("torch")
+    X, y = binary_problems(rng, problems=2, m=60, d=33)
+    ref = logistic_fit(X, y, 1.0, tol=1e-10, solver="newton-cg")
+    out = logistic_fit(torch.from_numpy(X), torch.from_numpy(y), 1.0, tol=1e-10, solver="newton-cg")
+    assert isinstance(out.coef, torch.Tensor) and out.coef.dtype == torch.float64
+    np.testing.assert_allclose(out.coef.numpy(), ref.coef, rtol=0, atol=1e-8)
+    low = logistic_fit(X.astype(np.float32), y, 1.0, solver="newton-cg")
+    assert low.coef.dtype == np.float32
+    np.testing.assert_allclose(low.coef, ref.coef, rtol=0, atol=1e-3)
+
+
+def test_newton_cg_warns_and_rejects_what_it_cannot_do(rng):
+    X, y = binary_problems(rng, problems=2, m=60, d=33, scale=3.0)
+    with pytest.warns(RuntimeWarning, match="Newton-CG did not converge in max_iter=1 .*increase max_iter"):
+        logistic_fit(X, y, 100.0, max_iter=1, solver="newton-cg")
+    with pytest.raises(ValueError, match="solver must be 'auto', 'newton' or 'newton-cg'"):
+        logistic_fit(X, y, solver="lbfgs")
+    Xm, ym = gaussian_data(rng, m=30, d=3, classes=3)
+    with pytest.raises(ValueError, match="solver='newton-cg' needs two classes"):
+        logistic_fit(Xm, ym, solver="newton-cg")
+
+
 # ----------------------------------------------------------------------------- all-prefix seam
 
 
@@ -345,24 +428,39 @@ def test_logistic_prefixes_equal_fits_on_prefixes(rng, classes):
 # ----------------------------------------------------------------------------- backends
 
 
-def test_backends_agree_with_numpy(backend, rng):
+def test_backends_agree_with_scikit_learn(backend, rng):
     X, y = gaussian_data(rng, m=40, d=3, classes=3, shift=0.8)
     Xq = rng.normal(size=(9, 3))
     xs, ys = prompt(rng)
     bX, by, bq = backend(X), backend(y), backend(Xq)
+    gnb = GaussianNB().fit(X, y)
+
+    def gnb_prefixes(x, labels):  # scikit-learn on every prefix that has all three classes
+        return {k: GaussianNB().fit(x[:k], labels[:k]).predict_proba(x[k : k + 1])[0]
+                for k in range(2, x.shape[0]) if len(np.unique(labels[:k])) == 3}
+
     cases = [
-        (gaussian_nb_predict_proba(gaussian_nb_fit(bX, by), bq), gaussian_nb_predict_proba(gaussian_nb_fit(X, y), Xq)),
-        (bernoulli_nb_predict_proba(bernoulli_nb_fit(bX, by), bq), bernoulli_nb_predict_proba(bernoulli_nb_fit(X, y), Xq)),
-        (logistic_predict_proba(logistic_fit(bX, by, 1.0), bq), logistic_predict_proba(logistic_fit(X, y, 1.0), Xq)),
-        (gaussian_nb_prefixes(backend(xs), backend(ys)), gaussian_nb_prefixes(xs, ys)),
-        (gaussian_nb_predict(gaussian_nb_fit(bX, by), bq), gaussian_nb_predict(gaussian_nb_fit(X, y), Xq)),
+        (gaussian_nb_predict_proba(gaussian_nb_fit(bX, by), bq), gnb.predict_proba(Xq), 1e-9),
+        (bernoulli_nb_predict_proba(bernoulli_nb_fit(bX, by), bq), BernoulliNB().fit(X, y).predict_proba(Xq), 1e-9),
+        (logistic_predict_proba(logistic_fit(bX, by, 1.0, tol=1e-10), bq), tight_sklearn(X, y, 1.0).predict_proba(Xq),
+         1e-6),
+        (gaussian_nb_predict(gaussian_nb_fit(bX, by), bq), gnb.predict(Xq), 0),
     ]
+    got_prefixes = backend.numpy(gaussian_nb_prefixes(backend(xs), backend(ys), shared_variance=False))
+    for b in range(xs.shape[0]):
+        want = gnb_prefixes(xs[b], ys[b])
+        assert want, "the prompt should reach all three classes"
+        for k, p in want.items():
+            np.testing.assert_allclose(got_prefixes[b, k], p, atol=1e-9)
     if backend.name != "jax":  # same Newton code as logistic_fit; on jax it would only add compile time
-        cases.append((logistic_prefixes(backend(xs), backend(ys), n_classes=3), logistic_prefixes(xs, ys, n_classes=3)))
-    for got, want in cases:
+        got = logistic_prefixes(backend(xs), backend(ys), n_classes=3, tol=1e-10)
+        k = xs.shape[-2] - 1  # the last prefix; its fit penalises the intercept, which scikit-learn cannot
+        fit = logistic_fit(xs[:, :k], ys[:, :k], 1.0, n_classes=3, penalize_intercept=True, tol=1e-10)
+        cases.append((got[:, k], logistic_predict_proba(fit, xs[:, k : k + 1])[:, 0], 1e-8))
+    for got, want, atol in cases:
         assert type(got) is type(bX) or backend.name == "jax"
         assert backend.name != "jax" or "jax" in type(got).__module__
-        np.testing.assert_allclose(backend.numpy(got), want, atol=1e-9)
+        np.testing.assert_allclose(backend.numpy(got), want, atol=atol)
     assert str(cases[0][0].dtype).endswith("float64")
 
 
