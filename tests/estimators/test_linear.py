@@ -176,24 +176,50 @@ def test_expected_noiseless_ols_error_is_d_minus_k():
 # ----------------------------------------------------------------------------- backends
 
 
-def test_backends_agree_with_numpy(backend, rng):
+def _reference_fits():
+    """Independent float64 fits (scikit-learn, lstsq, the plain iteration), one prompt at a time."""
+    from sklearn.linear_model import Ridge
+    from sklearn.neighbors import KNeighborsRegressor
+
+    def per_prompt(fit):
+        return lambda X, y, *rest: np.stack([fit(X[b], y[b], *(r[b] for r in rest)) for b in range(X.shape[0])])
+
+    def gd_loop(X, y, lr, steps):
+        w = np.zeros(X.shape[-1])
+        for _ in range(steps):
+            w = w - lr / X.shape[0] * X.T @ (X @ w - y)
+        return w
+
+    return {
+        "ols": per_prompt(lambda X, y: np.linalg.lstsq(X, y, rcond=None)[0]),
+        "ridge": lambda lam: per_prompt(lambda X, y: Ridge(alpha=lam, fit_intercept=False, solver="svd").fit(X, y).coef_),
+        "gd": lambda lr, steps: per_prompt(lambda X, y: gd_loop(X, y, lr, steps)),
+        "averaging": per_prompt(lambda X, y: X.T @ y / X.shape[0]),
+        "knn": lambda k: per_prompt(lambda X, y, Xq: KNeighborsRegressor(n_neighbors=min(k, len(y)), algorithm="brute")
+                                    .fit(X, y).predict(Xq)),
+    }
+
+
+def test_backends_agree_with_independent_float64_references(backend, rng):
     xs, ys = rng.standard_normal((3, 9, 4)), rng.standard_normal((3, 9))
     X, y, Xq = xs[:, :6], ys[:, :6], xs[:, 6:]
+    ref = _reference_fits()
     cases = [
-        (ols, (X, y), {}),
-        (ridge, (X, y), {"lam": 0.3}),
-        (gd, (X, y), {"lr": 0.1, "steps": 4}),
-        (averaging, (X, y), {}),
-        (knn_predict, (X, y, Xq), {"k": 2}),
-        (ols_prefixes, (xs, ys), {}),
-        (ridge_prefixes, (xs, ys), {"lam": 0.3}),
-        (gd_prefixes, (xs, ys), {"lr": 0.1, "steps": 4}),
-        (averaging_prefixes, (xs, ys), {}),
-        (knn_prefixes, (xs, ys), {"k": 3}),
+        (ols, (X, y), {}, ref["ols"](X, y)),
+        (ridge, (X, y), {"lam": 0.3}, ref["ridge"](0.3)(X, y)),
+        (gd, (X, y), {"lr": 0.1, "steps": 4}, ref["gd"](0.1, 4)(X, y)),
+        (averaging, (X, y), {}, ref["averaging"](X, y)),
+        (knn_predict, (X, y, Xq), {"k": 2}, ref["knn"](2)(X, y, Xq)),
+        (ols_prefixes, (xs, ys), {}, prefix_reference(ref["ols"], xs, ys)),
+        (ridge_prefixes, (xs, ys), {"lam": 0.3}, prefix_reference(ref["ridge"](0.3), xs, ys)),
+        (gd_prefixes, (xs, ys), {"lr": 0.1, "steps": 4}, prefix_reference(ref["gd"](0.1, 4), xs, ys)),
+        (averaging_prefixes, (xs, ys), {}, prefix_reference(ref["averaging"], xs, ys)),
+        (knn_prefixes, (xs, ys), {"k": 3},
+         np.stack([[0.0] + [float(ref["knn"](3)(xs[b : b + 1, :k], ys[b : b + 1, :k], xs[b : b + 1, k : k + 1])[0, 0])
+                            for k in range(1, 9)] for b in range(3)])),
     ]
-    for fn, args, kwargs in cases:
+    for fn, args, kwargs, ref in cases:
         out = fn(*(backend(a) for a in args), **kwargs)
-        ref = fn(*args, **kwargs)
         assert type(out).__module__.split(".")[0] == type(backend(args[0])).__module__.split(".")[0], fn.__name__
         assert str(out.dtype).endswith("float64"), (fn.__name__, out.dtype)
         np.testing.assert_allclose(backend.numpy(out), ref, rtol=1e-9, atol=1e-10, err_msg=fn.__name__)
