@@ -376,6 +376,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             print(f"{n.ljust(width)}  {desc}  [presets: {', '.join(mod.PRESETS)}; paper: "
                   f"{getattr(mod, 'PAPER_GPU_TIME', 'unknown')}]")
         return 0
+    _check_args(args)
     from icl.launch import launcher_from_args
 
     kw = dict(out_dir=args.out, force=args.force, progress=not args.quiet, runs_root=args.runs, report=True,
@@ -390,7 +391,35 @@ def run_from_args(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """Refuse an unknown figure or preset and a file where a folder belongs, before any computing."""
+    from icl.errors import ConfigError
+
+    figs = list_figures()
+    if args.name != "all" and args.name not in figs:
+        raise ConfigError(f"unknown figure {args.name!r}; valid figures: {', '.join(figs)} (or all)")
+    for name in figs if args.name == "all" else [args.name]:
+        presets = load_figure(name).PRESETS
+        if args.preset not in presets:
+            raise ConfigError(f"--preset: figure {name} has no preset {args.preset!r}; valid presets: "
+                              f"{', '.join(presets)}")
+    for flag, folder in (("--out", args.out), ("--runs", args.runs)):
+        if Path(folder).exists() and not Path(folder).is_dir():
+            raise ConfigError(f"{flag}: {folder} is a file; it must name a folder")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``python -m figures``: the arguments of ``icl figure``, with its one-line errors (exit code 2)."""
+    from icl.errors import ConfigError, RunLockedError
+
     parser = argparse.ArgumentParser(prog="python -m figures", description="Build paper figures with claims.")
     add_arguments(parser)
-    return run_from_args(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    try:
+        return run_from_args(args)
+    except (ConfigError, RunLockedError, OSError) as err:
+        if os.environ.get("ICL_DEBUG"):
+            raise
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+

@@ -2,16 +2,22 @@
 
 Every file a run or a figure keeps is written by :func:`atomic_write_bytes`: the bytes go to a
 temporary file in the same folder, are flushed and ``fsync``-ed, and the temporary file is
-renamed over the target (``os.replace`` is atomic on POSIX and Windows), so a reader sees the
-old file or the new one, never half of one.
+renamed over the target (``os.replace`` is atomic on POSIX and Windows), and the folder is
+``fsync``-ed so that the rename itself survives a power loss: a reader sees the old file or the
+new one, never half of one. A process killed mid-write (or a full disk that also failed the
+clean-up) leaves a temporary file ``.<name>.tmp-<pid>``; :func:`sweep_temp_files` removes those
+whose process is gone (a run sweeps its folder when it starts).
 
 A checkpoint ``checkpoint-<step>.pt`` (model, optimizer, scheduler, curriculum and RNG state,
 see ``icl.train``) is followed by its manifest ``checkpoint-<step>.json`` holding the SHA-256
 and the size of the checkpoint's bytes. The manifest is written second, so a checkpoint
 without a matching manifest is incomplete or corrupted and is never used silently
 (:func:`load_checkpoint` raises :class:`~icl.errors.CheckpointError`, :func:`latest_checkpoint`
-reports it and falls back to the previous one). Checkpoints hold tensors and plain containers
-only and load with ``torch.load(weights_only=True)``: no pickled code runs.
+reports it and falls back to the previous one). :func:`latest_checkpoint` also takes an
+``accept`` test: a checkpoint it refuses (one of another run, see ``icl.train``) is reported
+and, with ``set_aside=True``, moved to ``rejected/`` so that it is neither continued nor pruned.
+Checkpoints hold tensors and plain containers only and load with
+``torch.load(weights_only=True)``: no pickled code runs.
 
 Provenance (:func:`provenance`) is what every saved result carries besides its config: the
 git commit (``-dirty`` when tracked files differ from it), package versions and the machine.
@@ -34,13 +40,14 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from icl.errors import CheckpointError
 
 __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
+    "sweep_temp_files",
     "write_with_manifest",
     "read_verified",
     "git_commit",
@@ -55,6 +62,7 @@ __all__ = [
 ]
 
 _CKPT = re.compile(r"^checkpoint-(\d+)\.pt$")
+_TMP = re.compile(r"^\..+\.tmp-(\d+)$")  # the temporary files of atomic_write_bytes
 _REPO_DIR = Path(__file__).resolve().parent
 PROVENANCE_PACKAGES = ("numpy", "scipy", "torch", "matplotlib")
 
@@ -82,6 +90,49 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX); a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a folder; the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (signal 0 checks without sending anything)."""
+    if not 0 < pid < 2**31:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, under another user
+        return True
+    return True
+
+
+def sweep_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that :func:`atomic_write_bytes` left in ``folder`` from dead processes.
+
+    A temporary file ``.<name>.tmp-<pid>`` whose process is still alive is kept (it may be
+    mid-write). Returns the removed paths.
+    """
+    removed = []
+    for path in Path(folder).iterdir() if Path(folder).is_dir() else ():
+        m = _TMP.match(path.name)
+        if m and path.is_file() and not _pid_alive(int(m.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -223,16 +274,42 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"checkpoint {path} cannot be loaded: {err}") from None
 
 
-def latest_checkpoint(run_dir: str | os.PathLike, warn: bool = True) -> tuple[Path, dict] | None:
-    """The newest intact checkpoint of a run (newer damaged ones are reported and skipped), or None."""
+def latest_checkpoint(run_dir: str | os.PathLike, warn: bool = True,
+                      accept: Callable[[dict], str | None] | None = None,
+                      set_aside: bool = False) -> tuple[Path, dict] | None:
+    """The newest intact checkpoint of a run that ``accept`` takes, or None.
+
+    Newer damaged checkpoints are reported and skipped. ``accept(state)`` returns None to take a
+    checkpoint or the reason to refuse it; a refused one is reported and skipped, and with
+    ``set_aside`` moved (with its manifest) to ``run_dir/rejected/``. Raises CheckpointError when
+    every checkpoint is damaged.
+    """
     damaged = []
     for path in list_checkpoints(run_dir):
         try:
-            return path, load_checkpoint(path)
+            state = load_checkpoint(path)
         except CheckpointError as err:
             damaged.append(str(err))
             if warn:
                 print(f"icl: warning: {err}; using the previous checkpoint", file=sys.stderr)
+            continue
+        reason = accept(state) if accept is not None else None
+        if reason is None:
+            return path, state
+        where = f"moved to {_set_aside(path)}" if set_aside else "skipped"
+        if warn:
+            print(f"icl: warning: refused checkpoint {path}: {reason}; {where}", file=sys.stderr)
     if damaged:
         raise CheckpointError(f"no intact checkpoint in {run_dir}: {damaged[-1]}")
     return None
+
+
+def _set_aside(path: Path) -> Path:
+    """Move a checkpoint and its manifest to ``rejected/`` next to it; returns the new path."""
+    folder = path.parent / "rejected"
+    folder.mkdir(exist_ok=True)
+    for p in (path, _manifest_path(path)):
+        if p.exists():
+            os.replace(p, folder / p.name)
+    _fsync_dir(path.parent)
+    return folder / path.name

@@ -73,6 +73,7 @@ TOKEN_FORMATS = ("garg", "split", "pairs")
 DEVICES = ("auto", "cpu", "cuda")
 HEADS = ("mean", "gaussian", "bar")
 AMP_DTYPES = ("float32", "bfloat16")
+MAX_SEED = 2**63 - 1  # torch.manual_seed takes a 64-bit integer
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,7 @@ def _validate(cfg: RunConfig) -> None:
         _require(c.dims_inc >= 0, "train.curriculum.dims_inc", f"must be >= 0, got {c.dims_inc}")
         _require(c.points_inc >= 0, "train.curriculum.points_inc", f"must be >= 0, got {c.points_inc}")
         _require(c.interval >= 1, "train.curriculum.interval", f"must be >= 1, got {c.interval}")
-    _require(cfg.seed >= 0, "seed", f"must be >= 0, got {cfg.seed}")
+    _require(0 <= cfg.seed <= MAX_SEED, "seed", f"must be in [0, 2**63 - 1] (torch seeds are 64-bit), got {cfg.seed}")
     check_task_config(t)
     _require(m.head == "mean" or not TASKS[t.name].is_classification, "model.head",
              f"{m.head!r} reads out a distribution over a real y; the classification task {t.name!r} needs 'mean' "
@@ -385,15 +386,21 @@ def _read_toml(path: Path, what: str) -> dict:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{what}: invalid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{what}: not a UTF-8 text file ({err.reason} at byte {err.start}); "
+                          "expected a TOML file or a run's config.json") from None
 
 
 def load_config_file(path: str | Path, overrides: Mapping[str, Any] | None = None) -> RunConfig:
     """Load a TOML (or a run's ``config.json``) file, apply ``{"dotted.key": value}`` overrides, validate."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
+        raise ConfigError(f"config file {str(path)!r} " + ("is a folder" if path.is_dir() else "does not exist"))
     if path.suffix == ".json":
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as err:
+            raise ConfigError(f"{path}: not a JSON config ({err})") from None
     else:
         data = _read_toml(path, str(path))
     return config_from_dict(apply_overrides(data, overrides))

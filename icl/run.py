@@ -5,7 +5,15 @@ A run folder (``runs/<config hash>`` by default) holds ``config.json`` (the reso
 ``metrics.jsonl`` and the checkpoints. :func:`prepare_run_dir` creates it or checks that it
 holds the same run (same config hash), so a rerun resumes instead of mixing two runs;
 :func:`build_model` builds a run's GPT deterministically from ``cfg.seed`` and
-:func:`load_model` restores it from the newest intact checkpoint (for evaluation and figures).
+:func:`load_model` restores it from the newest intact checkpoint of this run (for evaluation and
+figures; :func:`checkpoint_refusal` says why a checkpoint belongs to another run).
+
+Safety of a run folder (``docs/training.md``): :func:`run_lock` holds an exclusive
+``fcntl.flock`` on ``run.lock`` for the whole training, so a second process on the same folder
+stops at once with one line naming the holder (pid, host, start time); the OS drops the lock
+when the holder exits or crashes. :func:`check_memory` refuses a model whose parameters, AdamW
+state and activations cannot fit before anything is allocated. :func:`truncate_metrics` drops a
+torn last line of ``metrics.jsonl`` (a crash mid-write) with a warning.
 
 What does not live here: writing checkpoints (``icl.checkpoint``) and the loop that writes them
 (``icl.train``).
@@ -13,22 +21,31 @@ What does not live here: writing checkpoints (``icl.checkpoint``) and the loop t
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
+import os
+import socket
+import sys
+import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 import torch
 
 from icl.checkpoint import atomic_write_text, latest_checkpoint, provenance
 from icl.config import RunConfig, config_from_dict, config_hash, config_to_dict
-from icl.errors import CheckpointError, ConfigError
+from icl.errors import CheckpointError, ConfigError, RunLockedError
 from icl.heads import quantile_edges
 from icl.model import GPT
 from icl.tasks import Streams, Task, make_task
 
-__all__ = ["build_model", "load_model", "prepare_run_dir", "truncate_metrics", "bar_edges", "BINS_DOMAIN"]
+__all__ = ["build_model", "load_model", "prepare_run_dir", "truncate_metrics", "bar_edges", "BINS_DOMAIN",
+           "run_lock", "checkpoint_refusal", "train_memory_bytes", "check_memory", "LOCK_FILE"]
 
 BINS_DOMAIN = 0x6269  # "bi": first entropy word of the prompts that place the bar head's bins
 _BIN_PROMPTS = 4096  # prompts (of task.n_points pairs each) whose y's give the bin edges' quantiles
+LOCK_FILE = "run.lock"  # holds the flock of the training process and its pid, host and start time
 
 
 def bar_edges(cfg: RunConfig, task: Task) -> torch.Tensor:
@@ -58,12 +75,35 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple
     if not cfg_path.is_file():
         raise CheckpointError(f"{run_dir} is not a run folder: config.json is missing")
     cfg = config_from_dict(json.loads(cfg_path.read_text()))
-    found = latest_checkpoint(run_dir)
+    found = latest_checkpoint(run_dir, accept=checkpoint_refusal(cfg))
     if found is None:
-        raise CheckpointError(f"run {run_dir} has no checkpoint yet")
+        raise CheckpointError(f"run {run_dir} has no checkpoint of its own yet")
     model = build_model(cfg)
     model.load_state_dict(found[1]["model"])
     return model.to(device).eval(), cfg
+
+
+def checkpoint_refusal(cfg: RunConfig, task: Task | None = None) -> Callable[[dict], str | None]:
+    """The ``accept`` test of ``icl.checkpoint.latest_checkpoint`` for the run ``cfg``.
+
+    A checkpoint is refused (the reason is returned) when its stored config hash differs from
+    ``config_hash(cfg)``, or, for a checkpoint without one, when its model tensors do not have
+    the shapes of ``cfg``'s model; so another run's checkpoint is never continued silently.
+    """
+    want = config_hash(cfg)
+    shapes: dict[str, tuple] = {}
+
+    def refusal(state: dict) -> str | None:
+        got = state.get("config_hash")
+        if got is not None:
+            return None if got == want else f"it belongs to another run (config hash {got}, this run {want})"
+        if not shapes:
+            shapes.update({k: tuple(v.shape) for k, v in build_model(cfg, task).state_dict().items()})
+        model = state.get("model")
+        theirs = {k: tuple(v.shape) for k, v in model.items()} if isinstance(model, dict) else {}
+        return None if theirs == shapes else "its model has another architecture than this run's"
+
+    return refusal
 
 
 def prepare_run_dir(cfg: RunConfig, run_dir: str | Path) -> Path:
@@ -94,8 +134,134 @@ def prepare_run_dir(cfg: RunConfig, run_dir: str | Path) -> Path:
 
 
 def truncate_metrics(path: Path, step: int) -> None:
-    """Drop metrics lines written after ``step`` (they will be recomputed by the resumed run)."""
+    """Drop metrics lines written after ``step`` (the resumed run recomputes them).
+
+    A line that is not JSON (the torn last line of a process killed mid-write) is dropped with
+    a warning instead of blocking the resume.
+    """
     if not path.is_file():
         return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    keep, torn = [], []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record_step = json.loads(line)["step"]
+        except (ValueError, KeyError, TypeError):
+            torn.append(number)
+            continue
+        if record_step <= step:
+            keep.append(line)
+    if torn:
+        print(f"icl: warning: {path}: dropped unreadable line(s) {', '.join(map(str, torn))} "
+              "(a write interrupted by a crash)", file=sys.stderr)
     atomic_write_text(path, "\n".join(keep) + "\n" if keep else "")
+
+
+# ----------------------------------------------------------------------------------------
+# The lock of a run folder
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path) -> Iterator[Path]:
+    """Hold an exclusive lock on ``run_dir`` (created if needed) for the ``with`` block.
+
+    ``fcntl.flock(LOCK_EX | LOCK_NB)`` on ``run_dir/run.lock``, which then records the holder's
+    pid, host and start time. The OS releases a flock when its process exits or crashes, so a
+    stale lock file never blocks a rerun. On a platform without ``fcntl`` (Windows) no lock is taken.
+
+    Raises
+    ------
+    RunLockedError
+        Another process holds the lock; the message names it.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield Path(run_dir)
+        return
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace")
+            try:
+                h = json.loads(holder)
+                who = f"pid {h['pid']} on {h['host']}, started {h['started']}"
+            except (ValueError, KeyError, TypeError):
+                who = "a process that is still starting"
+            raise RunLockedError(f"{run_dir} is being trained by another process ({who}); "
+                                 "wait for it or stop it, or choose another --out") from None
+        info = {"pid": os.getpid(), "host": socket.gethostname(),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        yield run_dir
+    finally:
+        os.close(fd)  # closing the last descriptor releases the flock
+
+
+# ----------------------------------------------------------------------------------------
+# Will it fit?
+
+
+def train_memory_bytes(cfg: RunConfig, n_dims: int, n_out: int = 1, world: int = 1) -> int:
+    """A lower bound on the memory one training process needs, in bytes (float32).
+
+    ``4 (4 P + 16 B T C L)``: P parameters (counted on the meta device, nothing allocated) held
+    as weights, gradients and AdamW's two moments; and the activations autograd keeps for the
+    backward pass, about 16 values per token, width unit and layer (layer norms, q, k, v, the
+    attention output and its projection, the 4C-wide MLP before and after GELU) for the
+    process's ``B = batch_size / world`` prompts of ``T = 2 n_points`` tokens.
+    """
+    from icl.heads import make_head
+    from icl.model import GPT
+
+    m = cfg.model
+    edges = torch.linspace(0.0, 1.0, m.n_bins + 1) if m.head == "bar" else None
+    width = make_head(m, n_out, edges).width
+    plain = dataclasses.replace(m, head="mean")  # the same trunk; the read-out is `width` wide
+    with torch.device("meta"):
+        n_params = sum(p.numel() for p in GPT(plain, n_dims=n_dims, n_out=width).parameters())
+    batch = max(1, cfg.train.batch_size // max(1, world))
+    activations = 16 * batch * 2 * cfg.task.n_points * m.n_embd * m.n_layer
+    return 4 * (4 * n_params + activations)
+
+
+def _memory_available(device: torch.device) -> tuple[int, str]:
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free), f"{device} has {_gb(free)} free"
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - no sysconf (Windows)
+        return 2**63, "unknown"
+    return int(total), f"this machine has {_gb(total)} of memory"
+
+
+def _gb(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB" if n < 2**40 else f"{n / 2**40:.1f} TiB"
+
+
+def check_memory(cfg: RunConfig, task: Task, device: torch.device, world: int = 1) -> int:
+    """Refuse a run that cannot fit on ``device`` before anything is allocated; returns the estimate.
+
+    Raises
+    ------
+    ConfigError
+        :func:`train_memory_bytes` exceeds the device's free memory (CUDA) or the machine's
+        physical memory (CPU); the message names ``model.n_embd`` and ``model.n_layer``.
+    """
+    n_out = task.n_classes if task.is_classification else 1
+    need = train_memory_bytes(cfg, task.d, n_out, world)
+    have, where = _memory_available(device)
+    if need > have:
+        m = cfg.model
+        raise ConfigError(
+            f"model.n_embd={m.n_embd}, model.n_layer={m.n_layer}: training needs at least {_gb(need)} (parameters, "
+            f"AdamW state, activations of train.batch_size={cfg.train.batch_size}) but {where}; "
+            "lower model.n_embd, model.n_layer or train.batch_size")
+    return need

@@ -8,7 +8,17 @@ One function, :func:`train`, reads top to bottom and is built from small pure he
 :func:`evaluate_curve` (normalised error per prefix length on held-out prompts). What the loop
 carries from step to step is one :class:`TrainState` (model, optimizer, step, elapsed time);
 a checkpoint is that state plus the schedule position, the curriculum and the RNG state, so a
-resumed run continues exactly where the interrupted one stopped.
+resumed run continues exactly where the interrupted one stopped. A fresh run seeds torch's
+global generator (dropout) from the run seed (:func:`dropout_seed`), so two fresh runs of one
+config are identical.
+
+Safety (``docs/training.md``): rank 0 holds the run folder's lock (``icl.run.run_lock``) for
+the whole training; at start it sweeps temporary files of crashed writes, drops a torn last
+metrics line, and sets aside checkpoints of another run (stored config hash differs: they go
+to ``rejected/`` and the newest checkpoint of this run is used, or a fresh start when there is
+none). A model that cannot fit is refused before allocation (``icl.run.check_memory``).
+SIGINT and SIGTERM finish the current step, write a checkpoint and raise
+:class:`~icl.errors.TrainingInterrupted`; the resumed run is bit-exact with an uninterrupted one.
 
 The loop writes into a run folder (``icl.run``): ``metrics.jsonl`` (one JSON object per line:
 training records every ``log_every`` steps, ``"kind": "eval"`` records with an error curve and,
@@ -28,9 +38,12 @@ What does not live here: the model (``icl.model``), tasks (``icl.tasks``), check
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -39,12 +52,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from icl.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from icl.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint, sweep_temp_files
 from icl.config import RunConfig, TrainConfig, config_hash
 from icl.distributed import dist_env, process_group
-from icl.errors import CheckpointError, ConfigError, NonFiniteLossError
+from icl.errors import CheckpointError, ConfigError, NonFiniteLossError, RunLockedError, TrainingInterrupted
 from icl.model import GPT
-from icl.run import build_model, load_model, prepare_run_dir, truncate_metrics
+from icl.run import (build_model, check_memory, checkpoint_refusal, load_model, prepare_run_dir, run_lock,
+                     truncate_metrics)
 from icl.sinks import open_sinks
 from icl.tasks import Batch, Task, eval_generator, make_task, train_streams
 
@@ -61,8 +75,10 @@ __all__ = [
     "evaluate_nll",
     "build_model",
     "resolve_device",
+    "dropout_seed",
     "CheckpointError",
     "NonFiniteLossError",
+    "TrainingInterrupted",
 ]
 
 
@@ -170,6 +186,19 @@ def evaluate_nll(model: GPT, task: Task, n_points: int, n_prompts: int, seed: in
     return (-model.log_prob(batch.xs, batch.ys)).mean(0).tolist()
 
 
+def dropout_seed(seed: int) -> int:
+    """The seed of torch's global generator at the start of a fresh run: a pure function of the run seed.
+
+    A hash of ("dropout", seed), so dropout masks do not share a stream with the initial
+    weights (``icl.run.build_model`` seeds a private generator with ``seed``).
+
+    >>> dropout_seed(0) == dropout_seed(0) != dropout_seed(1)
+    True
+    """
+    digest = hashlib.sha256(f"icl-dropout:{int(seed)}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1  # < 2**63, as torch.manual_seed takes
+
+
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a ConfigError."""
     if name not in ("auto", "cpu", "cuda"):
@@ -207,7 +236,9 @@ class TrainState:
         """A fresh state (model initialised from ``cfg.seed``) or the one a checkpoint saved, on ``device``."""
         model = build_model(cfg, task)
         state = cls(model, _optimizer(model, cfg.train))
-        if checkpoint is not None:
+        if checkpoint is None:  # every rank the same stream; a checkpoint saves rank 0's, which equals the others'
+            torch.manual_seed(dropout_seed(cfg.seed))
+        else:
             model.load_state_dict(checkpoint["model"])
             state.optimizer.load_state_dict(checkpoint["optimizer"])
             torch.set_rng_state(checkpoint["rng"]["torch"])
@@ -247,6 +278,14 @@ class _Proc:
     def barrier(self) -> None:
         if self.world > 1:
             torch.distributed.barrier()
+
+    def any(self, flag: bool) -> bool:
+        """Whether ``flag`` is true on at least one rank (every rank gets the same answer)."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([float(flag)], device=self.device)
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        return bool(t.item())
 
     def mean(self, value: torch.Tensor) -> torch.Tensor:
         """The mean of ``value`` over the ranks (a copy; ``value`` itself is untouched)."""
@@ -299,11 +338,16 @@ def train(cfg: RunConfig, out_dir: str | Path, progress: bool = True, device: st
     Raises
     ------
     ConfigError
-        ``out_dir`` holds another run, bad device, batch not divisible by the world size.
+        ``out_dir`` holds another run, bad device, batch not divisible by the world size, a
+        model that cannot fit in memory (naming ``model.n_embd`` and ``model.n_layer``).
+    RunLockedError
+        Another process is training in ``out_dir`` (the message names its pid, host and start).
     CheckpointError
         Every checkpoint in ``out_dir`` is damaged.
     NonFiniteLossError
         The loss became NaN/inf; nothing is written for that step.
+    TrainingInterrupted
+        SIGINT or SIGTERM arrived: the step in progress was finished and checkpointed.
     """
     tc = cfg.train
     rank, world, local_rank = dist_env()
@@ -316,15 +360,67 @@ def train(cfg: RunConfig, out_dir: str | Path, progress: bool = True, device: st
         return _train(cfg, Path(out_dir), _Proc(dev, rank, world, progress), max_steps)
 
 
+class _Signals:
+    """SIGINT / SIGTERM while training: remember the first and let the loop finish its step.
+
+    The previous handlers come back at once, so a second signal acts as usual (KeyboardInterrupt,
+    termination), and on exit. Python takes handlers in the main thread only; elsewhere nothing
+    is installed and signals act as usual.
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> "_Signals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame) -> None:
+        self.received = signum
+        self._restore()
+
+    def _restore(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+    def __exit__(self, *exc) -> None:
+        self._restore()
+
+
 def _train(cfg: RunConfig, run_dir: Path, proc: _Proc, max_steps: int | None) -> Path:
+    """Refuse what cannot fit, take the run folder's lock (rank 0), then train under it."""
+    task = make_task(cfg.task)
+    check_memory(cfg, task, proc.device, proc.world)
+    with contextlib.ExitStack() as held:
+        refused = None
+        if proc.rank == 0:
+            try:
+                held.enter_context(run_lock(run_dir))
+            except (RunLockedError, OSError) as err:
+                refused = err
+        if proc.any(refused is not None):  # every rank stops, not only the one that failed
+            raise refused or RunLockedError(f"{run_dir}: rank 0 could not lock the run folder")
+        with _Signals() as signals:
+            return _train_locked(cfg, run_dir, proc, task, max_steps, signals)
+
+
+def _train_locked(cfg: RunConfig, run_dir: Path, proc: _Proc, task: Task, max_steps: int | None,
+                  signals: _Signals) -> Path:
     from tqdm.auto import tqdm
 
     tc = cfg.train
+    refusal, found = checkpoint_refusal(cfg, task), None
     if proc.rank == 0:
         prepare_run_dir(cfg, run_dir)
+        for path in sweep_temp_files(run_dir):
+            proc.say(f"icl: removed {path.name}, left by an interrupted write")
+        found = latest_checkpoint(run_dir, accept=refusal, set_aside=True)  # another run's go to rejected/
     proc.barrier()
-    task = make_task(cfg.task)
-    found = latest_checkpoint(run_dir, warn=proc.rank == 0)
+    if proc.rank != 0:
+        found = latest_checkpoint(run_dir, warn=False, accept=refusal)
     state = TrainState.start(cfg, task, proc.device, checkpoint=found[1] if found else None)
     if found is None:
         proc.say(f"icl: training {run_dir} ({cfg.task.name}, {state.model.num_params():,} parameters, "
@@ -344,6 +440,15 @@ def _train(cfg: RunConfig, run_dir: Path, proc: _Proc, max_steps: int | None) ->
     bar = tqdm(total=stop, initial=state.step, disable=not (proc.progress and proc.rank == 0), desc="train",
                file=sys.stderr)
     t0, elapsed0, last_good = time.perf_counter(), state.elapsed_s, None
+
+    def write_checkpoint() -> Path | None:
+        state.elapsed_s = elapsed0 + time.perf_counter() - t0
+        path = None
+        if proc.rank == 0:
+            path = save_checkpoint(run_dir, state.checkpoint(cfg, proc.device), tc.keep_checkpoints)
+        proc.barrier()
+        return path
+
     try:
         net.train()
         for step in range(state.step, stop):
@@ -379,11 +484,16 @@ def _train(cfg: RunConfig, run_dir: Path, proc: _Proc, max_steps: int | None) ->
                 nll = evaluate_nll(state.model, task, cfg.task.n_points, tc.eval_prompts, cfg.seed, proc.device)
                 _append(metrics, {"step": state.step, "kind": "eval", "error": curve, **({"nll": nll} if nll else {})},
                         sinks)
-            if state.step % tc.checkpoint_every == 0 or state.step == stop:
-                state.elapsed_s = elapsed0 + time.perf_counter() - t0
-                if proc.rank == 0:
-                    last_good = save_checkpoint(run_dir, state.checkpoint(cfg, proc.device), tc.keep_checkpoints)
-                proc.barrier()
+            written = state.step % tc.checkpoint_every == 0 or state.step == stop
+            if written:
+                last_good = write_checkpoint()
+            if state.step < stop and proc.any(signals.received is not None):  # all ranks stop after one step
+                last_good = last_good if written else write_checkpoint()
+                name = signal.Signals(signals.received or signal.SIGTERM).name
+                raise TrainingInterrupted(
+                    f"interrupted by {name} at step {state.step} of {tc.steps}; wrote "
+                    f"{last_good.name if last_good else 'its checkpoint'}; rerun the same command to resume",
+                    int(signals.received or signal.SIGTERM))
     finally:
         bar.close()
         if metrics is not None:

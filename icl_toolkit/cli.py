@@ -7,8 +7,12 @@ already exposes ``add_arguments(parser)`` and ``run_from_args(args)`` (``icl.eva
 ``figures``, ``proofs``) is registered with ``Command.from_module("help", module)``.
 
 User errors (bad presets, unknown keys or task names, bad values, corrupted checkpoints, a
-diverged run) end with one line ``icl <cmd>: error: ...`` on stderr and exit code 2 (or 1 for
-a run that diverged); ``ICL_DEBUG=1`` shows the traceback instead.
+run folder locked by another process, a model too large for memory, a diverged run) and the
+machine's refusals (a read-only folder, a full disk, an ``--out`` that is a file: any
+``OSError``) end with one line ``icl <cmd>: error: ...`` on stderr and exit code 2 (1 for a run
+that diverged); ``ICL_DEBUG=1`` shows the traceback instead. Ctrl-C (SIGINT) or SIGTERM
+during training ends with one line ``icl <cmd>: interrupted ...`` after the final checkpoint,
+exit code 130 or 143 (128 + the signal number).
 
 The subcommands that need torch (``train``, ``tasks``, ``presets``: configs are validated by
 building their task) import ``icl.config``, ``icl.tasks`` and ``icl.train`` when they run, so
@@ -24,6 +28,7 @@ linear ...
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from dataclasses import dataclass
@@ -33,11 +38,11 @@ from typing import Callable
 import figures
 import proofs
 from icl import evaluate
-from icl.errors import CheckpointError, ConfigError, NonFiniteLossError
+from icl.errors import CheckpointError, ConfigError, NonFiniteLossError, RunLockedError
 
 __all__ = ["Command", "COMMANDS", "build_parser", "main"]
 
-_USER_ERRORS = (ConfigError, CheckpointError, NonFiniteLossError)
+_USER_ERRORS = (ConfigError, CheckpointError, NonFiniteLossError, RunLockedError)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="override one config value, e.g. --set model.n_layer=4 (repeatable)")
     p.add_argument("--out", help="run folder (default runs/<config hash>); rerunning with it resumes")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="overrides train.device")
+    p.add_argument("--sweep", action="append", default=[], metavar="KEY=[V1, V2, ...]",
+                   help="train one run per value (a TOML array), e.g. --sweep train.lr=[1e-3, 3e-4]; several "
+                        "--sweep give every combination (with --launcher ray they train in parallel)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     from icl.launch import add_launcher_arguments
 
@@ -189,11 +197,35 @@ def main(argv: list[str] | None = None) -> int:
     prog = f"icl {args.command}"
     try:
         return int(COMMANDS[args.command].run(args) or 0)
-    except _USER_ERRORS as err:  # one line for user errors; tracebacks only on request
+    except KeyboardInterrupt as err:  # icl.errors.TrainingInterrupted carries its signal and message
         if os.environ.get("ICL_DEBUG"):
             raise
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        print(f"{prog}: {str(err) or 'interrupted'}", file=sys.stderr)
+        return int(getattr(err, "exit_code", 130))
+    except Exception as err:  # one line for user and machine errors; tracebacks only on request
+        message = _one_line(err)
+        if message is None or os.environ.get("ICL_DEBUG"):
+            raise
+        print(f"{prog}: error: {message}", file=sys.stderr)
         return 1 if isinstance(err, NonFiniteLossError) else 2
+
+
+def _one_line(err: Exception) -> str | None:
+    """The one-line message of an error the user can act on, or None for a bug (shown with its traceback)."""
+    if isinstance(err, _USER_ERRORS):
+        return str(err)
+    if isinstance(err, OSError):
+        where = f"{err.filename}: " if err.filename else ""
+        if err.errno == errno.ENOSPC:
+            return (f"{where}no space left on the device; free some and rerun the same command "
+                    "(a run resumes from its last checkpoint)")
+        if isinstance(err, (FileExistsError, NotADirectoryError)):
+            return f"{where}a file is in the way of a folder (--out must name a folder)"
+        return f"{where}{err.strerror or err}"
+    if isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError":  # torch's, without importing it
+        first = (str(err).strip().splitlines() or [""])[0]
+        return f"out of memory ({first or type(err).__name__}); lower model.n_embd, model.n_layer or train.batch_size"
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover
