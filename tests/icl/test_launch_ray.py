@@ -40,6 +40,15 @@ def local_ray():
     ray.shutdown()
 
 
+@pytest.fixture
+def one_thread():
+    """The in-process reference trains with the Ray task's one torch thread (cpus_per_run = 1)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def final_state(run_dir: Path) -> dict:
     return latest_checkpoint(run_dir)[1]
 
@@ -53,7 +62,7 @@ def assert_same_checkpoint(a: Path, b: Path) -> None:
     assert moments and all(torch.equal(x["exp_avg"], y["exp_avg"]) for x, y in moments)
 
 
-def test_runs_dedup_skip_and_match_in_process(local_ray, tmp_path):
+def test_runs_dedup_skip_and_match_in_process(local_ray, one_thread, tmp_path):
     a, b = tiny(seed=1), tiny(seed=2)
     launcher = RayLauncher(progress=False)
     dirs = launcher.train_many([a, b, a], tmp_path / "runs")
@@ -62,7 +71,6 @@ def test_runs_dedup_skip_and_match_in_process(local_ray, tmp_path):
     assert [run_state(d)["state"] for d in dirs] == ["finished"] * 3
     launcher.train_many([a, b], tmp_path / "runs")  # finished runs are not submitted again
     assert len(launch_log(dirs[0])) == 1 and len(launch_log(dirs[1])) == 1
-    torch.set_num_threads(1)  # the task's threads (cpus_per_run = 1)
     assert_same_checkpoint(dirs[0], train(a, tmp_path / "here", progress=False))
 
 
@@ -74,14 +82,14 @@ def test_failed_run_is_reported_with_its_hash(local_ray, tmp_path):
         RayLauncher(progress=False).train_many([cfg], tmp_path / "runs")
 
 
-def test_killed_worker_is_retried_and_resumes_exactly(local_ray, tmp_path):
-    cfg = tiny(seed=4, **{"train.steps": 1500, "train.checkpoint_every": 25})
+def test_killed_worker_is_retried_and_resumes_exactly(local_ray, one_thread, tmp_path):
+    cfg = tiny(seed=4, **{"train.steps": 800, "train.checkpoint_every": 25})
     run_dir = tmp_path / "runs" / config_hash(cfg)
     result: dict = {}
     worker = threading.Thread(target=lambda: result.update(
         dirs=RayLauncher(progress=False, max_retries=2).train_many([cfg], tmp_path / "runs")))
     worker.start()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while not (run_state(run_dir)["step"] >= 50 if (run_dir / "config.json").is_file() else False):
         assert time.monotonic() < deadline and worker.is_alive(), "the Ray task never wrote a checkpoint"
         time.sleep(0.02)
@@ -93,15 +101,17 @@ def test_killed_worker_is_retried_and_resumes_exactly(local_ray, tmp_path):
     attempts = launch_log(run_dir)
     assert len(attempts) == 2 and attempts[1]["pid"] != attempts[0]["pid"]  # Ray retried the task
     assert attempts[1]["start_step"] >= killed_at > 0  # ... which resumed from a checkpoint
-    torch.set_num_threads(1)
     assert_same_checkpoint(run_dir, train(cfg, tmp_path / "uninterrupted", progress=False))
 
 
-def test_figure_tiny_with_ray_has_the_in_process_claims_and_checkpoints(local_ray, tmp_path):
+def test_figure_tiny_with_ray_has_the_in_process_claims_and_checkpoints(local_ray, one_thread, tmp_path, monkeypatch):
     from figures import make_figure
 
     kw = dict(progress=False, report=False)
-    here = make_figure("task-diversity", "tiny", out_dir=tmp_path / "out-here", runs_root=tmp_path / "runs-here", **kw)
+    with monkeypatch.context() as m:  # in-process: the runs one after another, one torch thread as in a Ray task
+        m.setattr(os, "cpu_count", lambda: 1)
+        here = make_figure("task-diversity", "tiny", out_dir=tmp_path / "out-here", runs_root=tmp_path / "runs-here",
+                           **kw)
     far = make_figure("task-diversity", "tiny", out_dir=tmp_path / "out-ray", runs_root=tmp_path / "runs-ray",
                       launcher=RayLauncher(progress=False), **kw)
     assert json.dumps(far["claims"]) == json.dumps(here["claims"])
