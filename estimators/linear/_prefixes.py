@@ -49,7 +49,7 @@ def _sequential_predictions(xp, C, r, fn, what):
     return _strictly_lower_times(xp, L, z)
 
 
-def _in_float64(xp, compute, xs, ys):
+def _in_float64(xp, compute, xs, ys, fn):
     """``compute(xs, ys)`` run on float64 copies of low-precision prompts, returned in the input's dtype.
 
     Every all-prefix function of this module computes in float64: for Gaussian prompts with n = 41,
@@ -57,17 +57,25 @@ def _in_float64(xp, compute, xs, ys):
     1e7, so a float32 Cholesky refuses ordinary prompts and loses accuracy near k = d; the prefix sums
     of gradient descent and averaging add up to n d float32 terms, and nearly tied k-NN distances
     can swap neighbours. The cost is a float64 copy of the prompt; the answer is rounded once to
-    the input's dtype. (jax without x64 keeps float32: its ``astype`` cannot widen.)
+    the input's dtype; an answer beyond that dtype's range is a ``ValueError``, not an infinity.
+    (jax without x64 keeps float32: its ``astype`` cannot widen.)
     """
     wide = xp.astype(xs, xp.float64)
     if wide.dtype == xs.dtype:
         return compute(xs, ys)
-    return xp.astype(compute(wide, xp.astype(ys, xp.float64)), xs.dtype)
+    out = compute(wide, xp.astype(ys, xp.float64))
+    narrow = xp.astype(out, xs.dtype)
+    if not bool(xp.all(xp.isfinite(narrow))):  # finite in float64 (checked by compute), too large for xs.dtype
+        raise ValueError(
+            f"{fn}: some prediction (largest |value| {float(xp.max(xp.abs(out))):.3g}) overflows {xs.dtype}; "
+            "pass float64 prompts"
+        )
+    return narrow
 
 
 def _least_squares_prefixes(xp, xs, ys, lam, fn):
     """:func:`_least_squares_float64` through :func:`_in_float64`."""
-    return _in_float64(xp, lambda a, b: _least_squares_float64(xp, a, b, lam, fn), xs, ys)
+    return _in_float64(xp, lambda a, b: _least_squares_float64(xp, a, b, lam, fn), xs, ys, fn)
 
 
 def _least_squares_float64(xp, xs, ys, lam, fn):
@@ -229,7 +237,7 @@ def gd_prefixes(xs: Any, ys: Any, lr: float, steps: int) -> Any:
     xp = check_prompt(xs, ys, fn="gd_prefixes")
     lr = check_nonnegative(lr, "lr", fn="gd_prefixes")
     steps = check_int(steps, "steps", fn="gd_prefixes", minimum=0)
-    return _in_float64(xp, lambda a, b: _gd_float64(xp, a, b, lr, steps), xs, ys)
+    return _in_float64(xp, lambda a, b: _gd_float64(xp, a, b, lr, steps), xs, ys, "gd_prefixes")
 
 
 def _gd_float64(xp, xs, ys, lr, steps):
@@ -266,7 +274,7 @@ def averaging_prefixes(xs: Any, ys: Any) -> Any:
     array([0., 2., 3.])
     """
     xp = check_prompt(xs, ys, fn="averaging_prefixes")
-    return _in_float64(xp, lambda a, b: _averaging_float64(xp, a, b), xs, ys)
+    return _in_float64(xp, lambda a, b: _averaging_float64(xp, a, b), xs, ys, "averaging_prefixes")
 
 
 def _averaging_float64(xp, xs, ys):
@@ -305,7 +313,7 @@ def knn_prefixes(xs: Any, ys: Any, k: int = 3) -> Any:
     """
     xp = check_prompt(xs, ys, fn="knn_prefixes")
     k = check_int(k, "k", fn="knn_prefixes", minimum=1)
-    return _in_float64(xp, lambda a, b: _knn_float64(xp, a, b, k), xs, ys)
+    return _in_float64(xp, lambda a, b: _knn_float64(xp, a, b, k), xs, ys, "knn_prefixes")
 
 
 def _knn_float64(xp, xs, ys, k):
