@@ -41,3 +41,6 @@ class TrainingInterrupted(KeyboardInterrupt):
         super().__init__(message)
         self.signum = signum
         self.exit_code = 128 + signum
+
+    def __reduce__(self):  # pickles (a worker process of figures' train_many re-raises it in the parent)
+        return type(self), (str(self), self.signum)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -116,6 +117,8 @@ def test_sigint_checkpoints_the_interrupted_step_and_resumes_bit_exactly(referen
     with pytest.raises(TrainingInterrupted, match=r"interrupted by SIGINT at step 7 of 20; wrote checkpoint-00000007\.pt") as exc:
         train(tiny(), run, progress=False)
     assert exc.value.exit_code == 130 and isinstance(exc.value, KeyboardInterrupt)
+    again = pickle.loads(pickle.dumps(exc.value))  # crosses process boundaries (figures' worker pool)
+    assert (str(again), again.exit_code) == (str(exc.value), 130)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
     path, state = latest_checkpoint(run)
     assert path.name == "checkpoint-00000007.pt" and state["step"] == 7
