@@ -144,13 +144,16 @@ class KernelRidgeParams(NamedTuple):
     """A fitted kernel ridge model: ``f(x) = kernel(x, X) @ alpha``.
 
     ``X`` (..., n, p) training inputs, ``alpha`` (..., n) dual weights, ``kernel`` and
-    ``lam`` as given.
+    ``lam`` as given; ``y`` (..., n) the training targets where ``alpha`` solves
+    ``(K + lam I) alpha = y`` exactly (None after the least-squares fallback): predicting at
+    ``X`` itself is then ``K alpha = y - lam alpha``, with no kernel evaluation.
     """
 
     X: Any
     alpha: Any
     kernel: Any
     lam: float
+    y: Any = None
 
 
 def kernel_ridge_fit(X: Any, y: Any, kernel: Any, lam: float = 1.0) -> KernelRidgeParams:
@@ -200,23 +203,73 @@ def kernel_ridge_fit(X: Any, y: Any, kernel: Any, lam: float = 1.0) -> KernelRid
     size = math.prod(batch)
     step = max(1, _CHUNK // (n * n)) if _chunkable(kernel) else size
     if step >= size:
-        return KernelRidgeParams(X, _fit_block(xp, kernel, X, y, lam, fn), kernel, lam)
+        alpha, exact = _fit_block(xp, kernel, X, y, lam, fn)
+        return KernelRidgeParams(X, alpha, kernel, lam, y if exact else None)
     # Many problems: solve them in cache-sized blocks (same arithmetic, far less memory traffic).
     Xf, yf = xp.reshape(X, (size, n, p)), xp.reshape(y, (size, n))
     blocks = [_fit_block(xp, kernel, Xf[i : i + step], yf[i : i + step], lam, fn) for i in range(0, size, step)]
-    return KernelRidgeParams(X, xp.reshape(xp.concat(blocks, axis=0), batch + (n,)), kernel, lam)
+    alpha = xp.reshape(xp.concat([a for a, _ in blocks], axis=0), batch + (n,))
+    return KernelRidgeParams(X, alpha, kernel, lam, y if all(e for _, e in blocks) else None)
 
 
 def _fit_block(xp, kernel, X, y, lam, fn):
-    """``alpha = (K + lam I)^{-1} y = L^{-T} L^{-1} y`` for a batch of problems, ``L L^T = K + lam I``."""
+    """``alpha = (K + lam I)^{-1} y = L^{-T} L^{-1} y`` for a batch of problems, ``L L^T = K + lam I``.
+
+    Returns ``(alpha, exact)``; ``exact`` is False where the least-squares fallback was taken.
+    """
     K = _add_diag(xp, _gram(xp, kernel, X, fn), lam)
     if library_name(K) == "numpy" and not _is_traced(K):
         alpha = _posv_loop(K, y, fn)
         if alpha is not None:
-            return alpha
-    L = _cholesky(xp, K, fn)
+            return alpha, True
+    L, ok = _try_cholesky(xp, K)
+    if _is_traced(K):
+        ok = True
+    elif not ok:
+        return _least_squares(xp, K, y, fn), False
+    else:
+        _check_factor_diagonal(to_numpy(xp.linalg.diagonal(L)), _eps(K.dtype), fn, "K + lam I")
     z = solve_triangular(xp, L, y[..., None], lower=True)
-    return solve_triangular(xp, L, z, lower=True, transpose=True)[..., 0]
+    return solve_triangular(xp, L, z, lower=True, transpose=True)[..., 0], True
+
+
+def _least_squares(xp, A, y, fn):
+    """Minimum-norm least-squares solution of ``A alpha = y`` for symmetric PSD ``A`` singular to working precision.
+
+    scikit-learn's fallback for a failed Cholesky of ``K + lam I`` (``KernelRidge`` warns and
+    solves by least squares); here by the eigendecomposition ``A = V diag(w) V^T``, dropping the
+    eigenvalues below ``n eps max|w|``: a cut-off relative to the matrix's own scale, so
+    unscaled features (a linear kernel's K of size 1e16) are treated like scaled ones, where a
+    fixed or absolute jitter would change the problem by a scale-dependent amount. Indefinite
+    beyond rounding (smallest eigenvalue < -100 n eps max|w|) is a ``ValueError``.
+    """
+    n = A.shape[-1]
+    eps = _eps(A.dtype)
+    w, V = xp.linalg.eigh(A)
+    w_np = to_numpy(w).astype(np.float64)
+    if not np.all(np.isfinite(w_np)):
+        raise ValueError(f"{fn}: K + lam I contains NaN or infinite values; check the kernel and its inputs")
+    top = np.maximum(np.abs(w_np).max(axis=-1), np.finfo(np.float64).tiny)
+    low = w_np.min(axis=-1)
+    if np.any(low < -100 * n * eps * top):
+        i = int(np.argmin(low / top))
+        raise ValueError(
+            f"{fn}: K + lam I is not positive semi-definite: smallest eigenvalue {low.flat[i]:.3g}, largest "
+            f"{top.flat[i]:.3g}; the kernel is not a valid (PSD) kernel for these points, or lam is too small"
+        )
+    cut = xp.max(xp.abs(w), axis=-1, keepdims=True) * (n * eps)
+    keep = w > cut
+    w_inv = xp.where(keep, 1.0 / xp.where(keep, w, xp.ones_like(w)), xp.zeros_like(w))
+    coef = (y[..., None, :] @ V)[..., 0, :] * w_inv  # (V^T y) / w, (..., n)
+    dropped = int(np.sum(~to_numpy(keep)))
+    warnings.warn(
+        f"{fn}: K + lam I is singular to working precision (eigenvalues from {low.min():.3g} to {top.max():.3g}); "
+        f"using the minimum-norm least-squares solution instead ({dropped} eigenvalue(s) below {n} eps times "
+        "the largest dropped); increase lam or standardise the features for a stable solution",
+        RuntimeWarning,
+        stacklevel=_stacklevel(),
+    )
+    return (V @ coef[..., None])[..., 0]
 
 
 def _posv_loop(K: np.ndarray, y: np.ndarray, fn: str):
@@ -252,6 +305,10 @@ def _chunkable(kernel) -> bool:
 def kernel_ridge_predict(params: KernelRidgeParams, Xq: Any) -> Any:
     """Kernel ridge predictions ``f(x_q) = kernel(x_q, X) alpha``.
 
+    Passing the training inputs themselves (``Xq is params.X``) returns the fitted values
+    ``K alpha = y - lam alpha`` without evaluating the kernel again (exact where the fit solved
+    ``(K + lam I) alpha = y`` by Cholesky; after the least-squares fallback K is recomputed).
+
     Parameters
     ----------
     params : KernelRidgeParams
@@ -275,6 +332,9 @@ def kernel_ridge_predict(params: KernelRidgeParams, Xq: Any) -> Any:
         raise TypeError(f"{fn}: params must come from kernel_ridge_fit, got {type(params).__name__}")
     xp = namespace(params.X, Xq, fn=fn)
     check_queries(Xq, params.X, fn)
+    if Xq is params.X and params.y is not None:
+        # the training inputs themselves: K alpha = (K + lam I) alpha - lam alpha = y - lam alpha
+        return params.y - params.lam * params.alpha
     Kq = params.kernel(Xq, params.X)
     return xp.matmul(Kq, params.alpha[..., None])[..., 0]
 

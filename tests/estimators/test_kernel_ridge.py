@@ -179,13 +179,41 @@ def test_ill_conditioned_kernel_warns_and_stays_finite(rng, library):
     if library == "torch":
         torch = pytest.importorskip("torch")
         X, y = torch.from_numpy(X), torch.from_numpy(y)
-    with pytest.warns(RuntimeWarning, match="singular or ill-conditioned.*increase lam"):
+    with pytest.warns(RuntimeWarning, match="singular to working precision.*least-squares.*increase lam"):
         fit = kernel_ridge_fit(X, y, GaussianKernel(1.0), 0.0)
     assert np.all(np.isfinite(np.asarray(fit.alpha)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a well-posed problem does not warn
         kernel_ridge_fit(X, y, GaussianKernel(1.0), 0.1)
     Xw = rng.normal(size=(15, 2))  # wide bandwidth: nearly rank-deficient K, no jitter needed or not
-    with pytest.warns(RuntimeWarning, match="ill-conditioned"):
+    with pytest.warns(RuntimeWarning, match="ill-conditioned|singular to working precision"):
         fit = kernel_ridge_fit(Xw, rng.normal(size=15), GaussianKernel(50.0), 0.0)
     assert np.all(np.isfinite(fit.alpha))
+
+
+@pytest.mark.parametrize("lam", [0.0, 1.0])
+def test_unscaled_features_fall_back_to_least_squares_as_sklearn(rng, lam):
+    # a linear kernel on features of size 1e7: K + lam I (largest eigenvalue 5e16) is singular to
+    # working precision; like scikit-learn, warn and take the least-squares solution (no jitter that
+    # grows with the features' scale); predictions then agree with KernelRidge's to rounding
+    X = rng.normal(size=(100, 5)) * 1e6 + 1e7
+    y = rng.normal(size=100)
+    with pytest.warns(RuntimeWarning, match="singular to working precision.*minimum-norm least-squares"):
+        fit = kernel_ridge_fit(X, y, LinearKernel(), lam)
+    assert fit.y is None  # the fitted values are recomputed from the kernel, not y - lam alpha
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # scikit-learn's own "Singular matrix" warning
+        sk = KernelRidge(alpha=lam, kernel="linear").fit(X, y)
+    np.testing.assert_allclose(kernel_ridge_predict(fit, X), sk.predict(X), rtol=0, atol=1e-8)
+    with pytest.raises(ValueError, match="not positive semi-definite"):
+        kernel_ridge_fit(X[:3], y[:3], lambda A, B: -(A @ B.T), 0.0)
+
+
+def test_predicting_at_the_training_inputs_reuses_the_fit(rng):
+    X, y = rng.normal(size=(7, 30, 3)), rng.normal(size=(7, 30))
+    fit = kernel_ridge_fit(X, y, GaussianKernel(1.2), 0.3)
+    reused = kernel_ridge_predict(fit, X)  # the same array: y - lam alpha, no kernel
+    recomputed = kernel_ridge_predict(fit, X.copy())  # an equal copy: K alpha through the kernel
+    np.testing.assert_allclose(reused, recomputed, rtol=0, atol=1e-12)
+    sk = KernelRidge(alpha=0.3, kernel="rbf", gamma=1 / (2 * 1.2**2)).fit(X[0], y[0])
+    np.testing.assert_allclose(reused[0], sk.predict(X[0]), rtol=0, atol=1e-10)
