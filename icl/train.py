@@ -389,6 +389,13 @@ class _Signals:
     def __exit__(self, *exc) -> None:
         self._restore()
 
+    def interrupted(self, step: int, steps: int, checkpoint: Path | None) -> TrainingInterrupted:
+        """The exception to raise once the checkpoint of ``step`` is written (on rank 0: ``checkpoint``)."""
+        signum = int(self.received or signal.SIGTERM)  # a rank that saw no signal stops for one that did
+        wrote = checkpoint.name if checkpoint is not None else "its checkpoint"
+        return TrainingInterrupted(f"interrupted by {signal.Signals(signum).name} at step {step} of {steps}; wrote "
+                                   f"{wrote}; rerun the same command to resume", signum)
+
 
 def _train(cfg: RunConfig, run_dir: Path, proc: _Proc, max_steps: int | None) -> Path:
     """Refuse what cannot fit, take the run folder's lock (rank 0), then train under it."""
@@ -488,18 +495,15 @@ def _train_locked(cfg: RunConfig, run_dir: Path, proc: _Proc, task: Task, max_st
             if written:
                 last_good = write_checkpoint()
             if state.step < stop and proc.any(signals.received is not None):  # all ranks stop after one step
-                last_good = last_good if written else write_checkpoint()
-                name = signal.Signals(signals.received or signal.SIGTERM).name
-                raise TrainingInterrupted(
-                    f"interrupted by {name} at step {state.step} of {tc.steps}; wrote "
-                    f"{last_good.name if last_good else 'its checkpoint'}; rerun the same command to resume",
-                    int(signals.received or signal.SIGTERM))
+                raise signals.interrupted(state.step, tc.steps, last_good if written else write_checkpoint())
     finally:
         bar.close()
         if metrics is not None:
             metrics.close()
         for sink in sinks:
             sink.close()
+    if proc.any(signals.received is not None):  # during the last step or the final evaluation: stop the caller too
+        raise signals.interrupted(state.step, tc.steps, last_good)
     if stop == tc.steps:
         proc.say(f"icl: finished {run_dir} at step {stop}" + (f" ({last_good.name})" if last_good else ""))
     else:

@@ -128,6 +128,19 @@ def test_sigint_checkpoints_the_interrupted_step_and_resumes_bit_exactly(referen
     assert_same_checkpoint(final_state(run), ref)
 
 
+def test_sigint_during_the_final_evaluation_still_stops_the_caller(tmp_path, monkeypatch):
+    real = T.evaluate_curve
+
+    def interrupt(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(T, "evaluate_curve", interrupt)
+    with pytest.raises(TrainingInterrupted, match=r"at step 5 of 5; wrote checkpoint-00000005\.pt"):
+        train(tiny({"train.steps": 5}), tmp_path / "run", progress=False)
+    assert latest_checkpoint(tmp_path / "run")[1]["step"] == 5
+
+
 def test_sigint_from_the_command_line_exits_130_with_one_line(tmp_path):
     run = tmp_path / "run"
     overrides = {**DROPOUT, "train.steps": 100000, "train.checkpoint_every": 2}
