@@ -240,7 +240,8 @@ def _cases():
     cases += [
         Case("GaussianPrior.predict_prefixes", lambda x, y, s: iso.predict_prefixes(x, y, s),
              lambda s: ref_gaussian_prior(s, "mean")),
-        Case("GaussianPrior.log_predictive_prefixes", lambda x, y, s: iso.log_predictive_prefixes(x, y, _density_noise(s)),
+        Case("GaussianPrior.log_predictive_prefixes",
+             lambda x, y, s: iso.log_predictive_prefixes(x, y, _density_noise(s)),
              lambda s: ref_gaussian_prior(_density_noise(s), "logpdf")),
         Case("GaussianPrior.predictive_moments_prefixes",
              lambda x, y, s: iso.predictive_moments_prefixes(x, y, _density_noise(s)),
@@ -352,7 +353,8 @@ def run_case(case, batches, seed=0, B=256, n=41, d=20, noises=NOISES):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=50, help="fresh batches per noise level (default 50: 100 in all)")
+    parser.add_argument("--batches", type=int, default=50, 
+                        help="fresh batches per noise level (default 50: 100 in all)")
     parser.add_argument("--slow-batches", type=int, default=None, help="batches per noise level for the slow cases")
     parser.add_argument("--prompts", type=int, default=256)
     parser.add_argument("--only", default=None, help="comma-separated substrings of case names")
@@ -369,7 +371,8 @@ def main(argv=None):
         runs, raises, err, tol, ratio, first = run_case(case, nb, seed=args.seed, B=args.prompts)
         ok = raises == 0 and ratio <= 1
         failed += not ok
-        print(f"{case.name:48s} {runs:7d} {raises:6d} {err:10.2e} {tol:10.2e} {ratio:8.3f}  {time.perf_counter() - t0:5.0f}"
+        seconds = time.perf_counter() - t0
+        print(f"{case.name:48s} {runs:7d} {raises:6d} {err:10.2e} {tol:10.2e} {ratio:8.3f}  {seconds:5.0f}"
               + ("" if ok else "  FAIL" + (f" ({first[:90]})" if first else "")), flush=True)
     print(f"{failed} function(s) failed")
     return failed

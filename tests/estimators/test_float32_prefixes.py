@@ -48,8 +48,8 @@ def test_torch_float32_stays_float32_and_matches(name):
         "knn": E.knn_prefixes,
         "lasso": lambda x, y: E.lasso_prefixes(x, y, 0.05),
         "gp": lambda x, y: E.gp_predictive_moments_prefixes(x, y, LinearKernel(), 1e-4)[1],
-        "gaussian_nb": lambda x, y: E.gaussian_nb_prefixes(x, (y > 0).long() if torch.is_tensor(y) else (y > 0).astype(int),
-                                                           n_classes=2),
+        "gaussian_nb": lambda x, y: E.gaussian_nb_prefixes(
+            x, (y > 0).long() if torch.is_tensor(y) else (y > 0).astype(int), n_classes=2),
     }
     xs, ys = regression(np.random.default_rng(6), 8, 41, 20, 0.25)
     got = calls[name](torch.from_numpy(xs), torch.from_numpy(ys))

@@ -192,7 +192,8 @@ def _reference_fits():
 
     return {
         "ols": per_prompt(lambda X, y: np.linalg.lstsq(X, y, rcond=None)[0]),
-        "ridge": lambda lam: per_prompt(lambda X, y: Ridge(alpha=lam, fit_intercept=False, solver="svd").fit(X, y).coef_),
+        "ridge": lambda lam: per_prompt(
+            lambda X, y: Ridge(alpha=lam, fit_intercept=False, solver="svd").fit(X, y).coef_),
         "gd": lambda lr, steps: per_prompt(lambda X, y: gd_loop(X, y, lr, steps)),
         "averaging": per_prompt(lambda X, y: X.T @ y / X.shape[0]),
         "knn": lambda k: per_prompt(lambda X, y, Xq: KNeighborsRegressor(n_neighbors=min(k, len(y)), algorithm="brute")
