@@ -126,12 +126,9 @@ def test_python_m_figures_gives_the_same_one_line_errors(capsys):
     assert err.startswith("python -m figures: error: unknown figure 'nosuch'") and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("argv, match", [
-    (["train", "--config", "@binary.toml"], "icl train: error: "),
-    (["figure", "linear-regression", "--preset", "huge"], "icl figure: error: --preset: "),
-])
-def test_console_script_exit_code_and_exactly_one_stderr_line(argv, match, tmp_path):
+def test_console_script_exit_code_and_exactly_one_stderr_line(tmp_path):
     files = _files(tmp_path)
+    argv, match = ["train", "--config", "@binary.toml"], "icl train: error: "
     done = subprocess.run(
         [sys.executable, "-c", "import sys; from icl_toolkit.cli import main; sys.exit(main(sys.argv[1:]))",
          *_fill(argv, files)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
