@@ -120,8 +120,8 @@ def format_runs(rows: list[dict]) -> str:
     lines = [f"{'run':<14}{'task':<20}{'step':>17}  {'loss':>10}  {'state':<9}attempts"]
     for r in rows:
         loss = "-" if r["loss"] is None else f"{r['loss']:.4g}"
-        lines.append(f"{r['run']:<14}{r['task']:<20}{r['step']:>8}/{r['steps']:<8}  {loss:>10}  {r['state']:<9}"
-                     f"{r['attempts']}")
+        step = f"{r['step']}/{r['steps']}"
+        lines.append(f"{r['run']:<14}{r['task']:<20}{step:>17}  {loss:>10}  {r['state']:<9}{r['attempts']}")
     return "\n".join(lines)
 
 
