@@ -4,17 +4,20 @@ A learning curve (test error against the training size m, many seeds, several fe
 dimensions) is thousands of independent small fits. This script times, in one process and on
 the same data:
 
-* ``estimators.logistic_fit`` on all problems at once (numpy, and torch on the CPU), with its
-  default ``hessian_dtype="auto"`` (the Hessian formed and factorised in float32, with a float64
-  fallback; the gradient, line search and solution stay float64) and with ``hessian_dtype=None``
-  (the Hessian in float64);
+* ``estimators.logistic_fit`` on all problems at once with its default ``solver="auto"``
+  (numpy, and torch on the CPU; binary problems with n >= 32 features take the trust-region
+  Newton-CG solver), and with ``solver="newton"`` (the Hessian formed in float32 and factorised,
+  the previous default), best of ``--repeat`` after a warm-up;
 * a loop of ``sklearn.linear_model.LogisticRegression(C=C)`` fits, one per problem, with
   scikit-learn's defaults (lbfgs, tol=1e-4), as a learning-curve script would run it;
 
 and reports the speed-up, the largest coefficient difference against that loop, and against
 a tight-tolerance scikit-learn fit on a subset (the batched solver is converged far below
 scikit-learn's default tolerance). The machine's load average is printed with the numbers:
-both sides are CPU-bound, so the ratio is what to read, not the seconds.
+both sides are CPU-bound, so the ratio is what to read, not the seconds. For binary problems
+it then counts the Newton-CG solver's passes over X and prints its achieved GFLOP/s beside the
+same-shape float32 GEMM (the Hessian's X^T X) and GEMV (one pass) rates measured in the run.
+Run with ``OMP_NUM_THREADS=1`` (torch is set to one thread too).
 
 Data: x ~ N(0, I_n); y ~ Bernoulli(sigmoid(x^T w)) with w ~ N(0, 4 I_n / n) (binary) or
 y = argmax(x^T W + Gumbel noise) (``--classes`` > 2).
@@ -32,6 +35,8 @@ import warnings
 import numpy as np
 
 from estimators import logistic_fit
+
+from ._gemm import best_of, gemm_gflops, load_average, single_thread
 
 
 def make_problems(problems: int, samples: int, features: int, classes: int, seed: int = 0):
@@ -67,16 +72,47 @@ def sklearn_loop(X, y, C: float, tol: float = 1e-4, max_iter: int = 100):
     return np.stack(coefs), np.stack(intercepts), time.perf_counter() - t0
 
 
-def batched(X, y, C: float, backend: str, hessian_dtype="auto"):
-    """All problems in one ``logistic_fit`` call; returns coef, intercept (numpy) and seconds."""
+def batched(X, y, C: float, backend: str, solver="auto", hessian_dtype="auto"):
+    """All problems in one ``logistic_fit`` call: a thunk returning coef and intercept (numpy)."""
     if backend == "torch":
         import torch
 
         X, y = torch.from_numpy(X), torch.from_numpy(y)
-    t0 = time.perf_counter()
-    params = logistic_fit(X, y, C, hessian_dtype=hessian_dtype)
-    seconds = time.perf_counter() - t0
-    return np.asarray(params.coef), np.asarray(params.intercept), seconds
+
+    def fit():
+        params = logistic_fit(X, y, C, solver=solver, hessian_dtype=hessian_dtype)
+        return np.asarray(params.coef), np.asarray(params.intercept)
+
+    return fit
+
+
+def count_passes(X, y, C: float):
+    """Passes over X (and their flops) that one Newton-CG fit makes: the solver's matrix products, counted."""
+    from estimators.classify import _newton_cg as cg
+
+    B, m, d = X.shape
+    counted = {"passes": 0.0, "flops": 0.0}
+    originals = cg._matvec, cg._rmatvec, cg._preconditioner_inverse
+
+    def wrap(f):
+        def inner(xp, A, v):
+            if A.shape[-2] == m:  # a pass over (a chunk of) X, not a product with M^-1
+                counted["passes"] += A.shape[0] / B
+                counted["flops"] += 2.0 * A.shape[0] * m * A.shape[-1]
+            return f(xp, A, v)
+
+        return inner
+
+    def precond(xp, Xh, *args):
+        counted["flops"] += 2.0 * Xh.shape[0] * m * Xh.shape[-1] ** 2  # the Gram of the preconditioner
+        return originals[2](xp, Xh, *args)
+
+    cg._matvec, cg._rmatvec, cg._preconditioner_inverse = wrap(originals[0]), wrap(originals[1]), precond
+    try:
+        logistic_fit(X, y, C, solver="newton-cg")
+    finally:
+        cg._matvec, cg._rmatvec, cg._preconditioner_inverse = originals
+    return counted
 
 
 def main(argv=None):
@@ -86,43 +122,62 @@ def main(argv=None):
     parser.add_argument("--features", type=int, default=50, help="n, features per problem")
     parser.add_argument("--classes", type=int, default=2)
     parser.add_argument("--C", type=float, default=1.0)
-    parser.add_argument("--repeat", type=int, default=2, help="batched runs (best is kept)")
+    parser.add_argument("--repeat", type=int, default=3, help="batched runs after a warm-up (best is kept)")
     parser.add_argument("--tight-subset", type=int, default=20, help="problems refit by sklearn at tol=1e-10")
     parser.add_argument("--backends", default="numpy,torch")
     args = parser.parse_args(argv)
+    single_thread()
 
     X, y = make_problems(args.problems, args.samples, args.features, args.classes)
+    B, m, d = X.shape
     print(
         f"{args.problems} logistic fits, m={args.samples}, n={args.features}, classes={args.classes}, C={args.C}; "
-        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, load average {os.getloadavg()[0]:.1f}"
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, load average {load_average():.1f}"
     )
-    methods = [(b, h) for b in args.backends.split(",") for h in (None, "auto")]
+    methods = [(b, "auto") for b in args.backends.split(",")] + [("numpy", "newton")]
     results = {}
-    for backend, hdt in methods:
-        runs = [batched(X, y, args.C, backend, hdt) for _ in range(args.repeat)]
-        results[(backend, hdt)] = min(runs, key=lambda r: r[2])
+    for backend, solver in methods:
+        fit = batched(X, y, args.C, backend, solver)
+        seconds = best_of(fit, repeat=args.repeat, warmup=1)
+        results[(backend, solver)] = (*fit(), seconds)
     sk_coef, sk_int, sk_seconds = sklearn_loop(X, y, args.C)
-    for backend, hdt in methods:  # once more after sklearn, so load drifts hit both sides
-        run = batched(X, y, args.C, backend, hdt)
-        if run[2] < results[(backend, hdt)][2]:
-            results[(backend, hdt)] = run
+    for backend, solver in methods:  # once more after sklearn, so load drifts hit both sides
+        seconds = best_of(batched(X, y, args.C, backend, solver), repeat=1, warmup=0)
+        if seconds < results[(backend, solver)][2]:
+            results[(backend, solver)] = (*results[(backend, solver)][:2], seconds)
     k = args.tight_subset
     tight_coef, tight_int, tight_seconds = sklearn_loop(X[:k], y[:k], args.C, tol=1e-10, max_iter=10000)
     tight_total = tight_seconds * args.problems / k  # extrapolated to all problems
 
-    print(f"{'method':<52}{'seconds':>10}{'speed-up':>10}{'max |coef diff|':>18}{'vs tight (subset)':>20}")
-    print(f"{'sklearn loop (lbfgs, defaults)':<52}{sk_seconds:>10.2f}{1.0:>10.1f}{0.0:>18.1e}"
+    print(f"{'method':<44}{'seconds':>10}{'speed-up':>10}{'max |coef diff|':>18}{'vs tight (subset)':>20}")
+    print(f"{'sklearn loop (lbfgs, defaults)':<44}{sk_seconds:>10.3f}{1.0:>10.1f}{0.0:>18.1e}"
           f"{np.max(np.abs(sk_coef[:k] - tight_coef)):>20.1e}")  # fmt: skip
-    for (backend, hdt), (coef, intercept, seconds) in results.items():
+    for (backend, solver), (coef, intercept, seconds) in results.items():
         diff = max(np.max(np.abs(coef - sk_coef)), np.max(np.abs(intercept - sk_int)))
         tight = max(np.max(np.abs(coef[:k] - tight_coef)), np.max(np.abs(intercept[:k] - tight_int)))
-        label = f"logistic_fit batched ({backend}, Hessian {'auto: float32' if hdt else 'float64'})"
-        print(f"{label:<52}{seconds:>10.2f}{sk_seconds / seconds:>10.1f}"
+        label = f"logistic_fit ({backend}, solver={solver!r})"
+        print(f"{label:<44}{seconds:>10.3f}{sk_seconds / seconds:>10.1f}"
               f"{diff:>18.1e}{tight:>20.1e}")  # fmt: skip
     best = min(r[2] for r in results.values())
     print(f"sklearn at tol=1e-10 (matched accuracy), {k} problems timed, extrapolated to {args.problems}: "
           f"{tight_total:.2f} s, {tight_total / best:.1f}x the fastest batched run")
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+    if args.classes == 2:
+        # where the time goes, against the machine's own matrix-product rates in this run
+        counted = count_passes(X, y, args.C)
+        cg_seconds = results[("numpy", "auto")][2]
+        gram = gemm_gflops(d + 1, m, d + 1, batch=B, dtype=np.float32)  # the Hessian's X^T W X (float32)
+        gemv = gemm_gflops(m, d + 1, 1, batch=B, dtype=np.float32)  # one pass over X (float32)
+        pass_s = 2.0 * B * m * (d + 1) / gemv / 1e9
+        print(f"Newton-CG (numpy): {counted['passes']:.0f} passes over X, {counted['flops'] / 1e9:.2f} GFLOP, "
+              f"{counted['flops'] / cg_seconds / 1e9:.1f} GFLOP/s achieved; same-shape float32 GEMM (X^T X): "
+              f"{gram:.1f} GFLOP/s, one pass (GEMV, streaming all of X): {pass_s * 1e3:.2f} ms = {gemv:.1f} GFLOP/s; "
+              f"the fit takes {cg_seconds / pass_s:.0f} passes' time")
+        newton_seconds = results[("numpy", "newton")][2]
+        hess_s = 2.0 * B * m * (d + 1) ** 2 / gram / 1e9
+        print(f"one float32 Hessian X^T W X at the GEMM rate: {hess_s * 1e3:.1f} ms; Newton (Hessian) fit "
+              f"{newton_seconds * 1e3:.0f} ms = {newton_seconds / hess_s:.1f} Hessians' time")
+    print(f"load average after: {load_average():.1f}")
     return results, sk_seconds
 
 

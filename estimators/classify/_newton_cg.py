@@ -66,7 +66,8 @@ _SIGMA1, _SIGMA2, _SIGMA3 = 0.25, 0.5, 4.0
 
 
 def _sigmoid(xp, z):
-    return xp.exp(-softplus(xp, -z))
+    """1 / (1 + exp(-z)) as (1 + tanh(z / 2)) / 2: one transcendental, no overflow."""
+    return 0.5 + 0.5 * xp.tanh(0.5 * z)
 
 
 def _matvec(xp, A, v):
@@ -139,6 +140,8 @@ def _newton_cg(xp, X, y, s, C, *, penalize_intercept, tol, max_iter, fn, low_dty
     Returns theta (B, 1, d+1) (last column: the intercept). ``low_dtype``: the precision of the
     passes over X while steps are large and of the conjugate-gradient products (None: X's).
     """
+    if library_name(X) == "numpy" and hasattr(np, "astype") and hasattr(np, "concat"):
+        xp = np  # numpy >= 2.1 has every function used here; its own namespace skips the compat wrappers
     B, m, d = X.shape
     d1 = d + 1
     lam_vals = [1.0 / C] * d + [1.0 / C if penalize_intercept else 0.0]
@@ -220,7 +223,8 @@ def _solve_chunk(xp, X, y, s, lam, tol, max_iter, low_dtype, unit_weights):
         return xp.astype(_matvec(xp, Minv, xp.astype(r, wd)), dtype)
 
     scale = xp.ones((b,), dtype=dtype, device=device)  # max(1, ||theta||_M)
-    ray = xp.ones((b,), dtype=dtype, device=device)  # estimate of lambda_min(M^-1 H) (all are <= 1)
+    ray = xp.ones((b,), dtype=dtype, device=device)  # estimate of lambda_min(M^-1 H) (<= 1 for M0)
+    refreshed = False
     for it in range(max_iter):
         p_prob = _sigmoid(xp, z)  # (b, m)
         res = s * (p_prob - y)
@@ -289,11 +293,13 @@ def _solve_chunk(xp, X, y, s, lam, tol, max_iter, low_dtype, unit_weights):
         f_new = _objective(xp, z + Xs, y, s, theta + step, lam, S)
         # early Newton steps on a logistic loss are too short: two 1-D Newton updates of a length
         # t >= 1 along s on the logits alone (no pass), kept where they lower the objective
-        t = _line_length(xp, z, Xs, y, s, theta, step, lam, xp.ones_like(f))
-        t = _line_length(xp, z, Xs, y, s, theta, step, lam, t)
-        f_t = _objective(xp, z + t[:, None] * Xs, y, s, theta + t[:, None] * step, lam, S)
-        t = xp.where(f_t < f_new, t, xp.ones_like(t))
-        f_new = xp.minimum(f_t, f_new)
+        t = xp.ones_like(f)
+        if early or not low:  # near the minimiser (float64 phase) full steps are right: t = 1
+            t = _line_length(xp, z, Xs, y, s, theta, step, lam, t)
+            t = _line_length(xp, z, Xs, y, s, theta, step, lam, t)
+            f_t = _objective(xp, z + t[:, None] * Xs, y, s, theta + t[:, None] * step, lam, S)
+            t = xp.where(f_t < f_new, t, xp.ones_like(t))
+            f_new = xp.minimum(f_t, f_new)
         step, Xs, sMs = t[:, None] * step, t[:, None] * Xs, t**2 * sMs
         gs, pred = t * gs, -(t * gs + 0.5 * t**2 * sHs)
         theta_new, z_new = theta + step, z + Xs
@@ -316,16 +322,28 @@ def _solve_chunk(xp, X, y, s, lam, tol, max_iter, low_dtype, unit_weights):
         theta = xp.where(acc, theta_new, theta)
         z = xp.where(acc, z_new, z)
         f = xp.where(accept, f_new, f)
-        # the stopping test: the logits' move ||s||_M relative to max(1, ||theta||_M)
-        # ||theta||_M^2 = (sum_i s_i z_i^2 / 4 + theta^T Lambda theta) / S, from the logits
+        # the stopping test: the logits' move ||s||_M0 relative to max(1, ||theta||_M0), in the norm
+        # of the Hessian at zero M0: ||v||_M0^2 = (sum_i s_i (X v)_i^2 / 4 + v^T Lambda v) / S
         tMt = (xp.sum(s * z**2, axis=-1) * 0.25 + xp.sum(lam * theta**2, axis=-1)) / S
+        sMs0 = (xp.sum(s * Xs**2, axis=-1) * 0.25 + xp.sum(lam * step**2, axis=-1)) / S
         scale = xp.maximum(xp.sqrt(tMt), xp.ones_like(f))
-        last = xp.where(accept, snorm / scale, last)
-        if early:
-            if not bool(xp.any(active & (last > _EARLY_STEP))):
+        last = xp.where(accept, xp.sqrt(sMs0) / scale, last)
+        near = not bool(xp.any(active & (last > _EARLY_STEP)))
+        if near and not refreshed:
+            # close to the minimiser the Hessian changes little: the preconditioner becomes the
+            # Hessian here (one weighted Gram, inverted once), so the last CG solves take few steps
+            if early:
                 early, switched = False, it + 1  # from here the gradient and the logits are float64
                 z = _matvec(xp, X, theta[:, :-1]) + theta[:, -1:]
                 f = _objective(xp, z, y, s, theta, lam, S)
+            p_now = _sigmoid(xp, z)
+            M_new = _preconditioner_inverse(xp, Xh, 4.0 * s * p_now * (1.0 - p_now), lam, S, False)
+            if M_new is not None:
+                Minv, ray = M_new, xp.ones_like(ray)
+            refreshed = True
+            if low:
+                continue
+        if early:
             continue
         active = active & ~(accept & (last <= tol))
         if not bool(xp.any(active)):

@@ -335,11 +335,14 @@ def test_newton_cg_sample_weight_and_penalized_intercept_match_sklearn(rng):
     np.testing.assert_allclose(cg.intercept, exact.intercept, rtol=0, atol=1e-8)
 
 
-def test_auto_solver_batched_newton_cg_equals_individual_fits(rng):
-    # 70 problems with 32 features: "auto" takes Newton-CG, solved in chunks; each problem's answer
-    # must not depend on its batch (and equal the single-problem Newton fit)
+def test_batched_newton_cg_equals_individual_fits(rng, monkeypatch):
+    # 70 problems solved in chunks of 8 (the chunk size shrunk to a few problems): each problem's
+    # answer must not depend on its batch or chunk (and equal the single-problem Newton fit)
+    from estimators.classify import _newton_cg
+
+    monkeypatch.setattr(_newton_cg, "_CHUNK_BYTES", 8 * 40 * 33 * 4)
     X, y = binary_problems(rng, problems=70, m=40, d=32)
-    batch = logistic_fit(X, y, 1.0, tol=1e-10)
+    batch = logistic_fit(X, y, 1.0, tol=1e-10, solver="newton-cg")
     for b in (0, 33, 69):
         single = logistic_fit(X[b], y[b], 1.0, tol=1e-10, solver="newton", hessian_dtype=None)
         np.testing.assert_allclose(batch.coef[b], single.coef, rtol=0, atol=1e-8)
@@ -379,6 +382,24 @@ def test_newton_cg_warns_and_rejects_what_it_cannot_do(rng):
     Xm, ym = gaussian_data(rng, m=30, d=3, classes=3)
     with pytest.raises(ValueError, match="solver='newton-cg' needs two classes"):
         logistic_fit(Xm, ym, solver="newton-cg")
+
+
+def test_auto_solver_choice(monkeypatch):
+    # "auto": Newton-CG only for binary flat batches of >= 64 problems with >= 128 features
+    from estimators.classify import _logistic
+
+    calls = []
+    real_cg, real_newton = _logistic._newton_cg, _logistic._newton
+    monkeypatch.setattr(_logistic, "_newton_cg", lambda *a, **k: calls.append("cg") or real_cg(*a, **k))
+    monkeypatch.setattr(_logistic, "_newton", lambda *a, **k: calls.append("newton") or real_newton(*a, **k))
+    rng = np.random.default_rng(0)
+    for problems, d, classes, expected in ((64, 128, 2, "cg"), (63, 128, 2, "newton"), (64, 127, 2, "newton")):
+        X = rng.standard_normal((problems, 4, d)) * 0.1
+        y = np.tile(np.arange(4) % classes, (problems, 1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # two iterations only: the choice is tested
+            logistic_fit(X, y, 1.0, max_iter=2)
+        assert calls[-1] == expected
 
 
 # ----------------------------------------------------------------------------- all-prefix seam
