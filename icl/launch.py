@@ -8,7 +8,8 @@ from its newest checkpoint exactly (``icl.train``). :class:`RayLauncher` builds 
 2. skip the runs whose newest checkpoint already reached ``train.steps``;
 3. submit every other run as one Ray task with declared resources (``num_cpus = cpus_per_run``,
    ``num_gpus = gpus_per_run``) and ``max_retries``: a worker that dies (pre-emption, OOM
-   killer, ``kill -9``) is retried by Ray, and the retry resumes from the run's last checkpoint;
+   killer, ``kill -9``) is retried by Ray, and so is a run stopped by SIGTERM / SIGINT (which
+   writes a checkpoint first, ``icl.train``); the retry resumes from the run's last checkpoint;
 4. wait, with one tqdm bar over finished runs whose postfix shows each unfinished run's step.
 
 Every task appends one line to ``<run>/launch.jsonl`` when it starts (host, pid, the step it
@@ -38,7 +39,7 @@ from icl.errors import ConfigError
 if TYPE_CHECKING:
     from icl.config import RunConfig
 
-__all__ = ["RayLauncher", "LAUNCHERS", "add_launcher_arguments", "launcher_from_args", "run_state", "list_runs",
+__all__ = ["RayLauncher", "RunInterrupted", "LAUNCHERS", "add_launcher_arguments", "launcher_from_args", "run_state", "list_runs",
            "format_runs", "launch_log"]
 
 LAUNCHERS = ("local", "ray")
@@ -142,6 +143,14 @@ def launch_log(run_dir: str | os.PathLike) -> list[dict]:
 # ----------------------------------------------------------------------------- the Ray launcher
 
 
+class RunInterrupted(RuntimeError):
+    """A Ray task's run was stopped by a signal after writing its checkpoint; Ray retries the task.
+
+    ``icl.errors.TrainingInterrupted`` is a ``KeyboardInterrupt``, which Ray takes for a cancelled
+    task and never retries; this plain exception is what the task raises instead.
+    """
+
+
 def _train_task(config: dict, run_dir: str, threads: int) -> str:
     """One run inside a Ray worker: note the attempt in ``launch.jsonl``, then train (or resume) it."""
     import torch
@@ -156,7 +165,10 @@ def _train_task(config: dict, run_dir: str, threads: int) -> str:
                "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     with open(folder / LAUNCH_LOG, "a") as fh:
         fh.write(json.dumps(attempt) + "\n")
-    train(config_from_dict(config), folder, progress=False)
+    try:
+        train(config_from_dict(config), folder, progress=False)
+    except KeyboardInterrupt as err:  # icl.errors.TrainingInterrupted (SIGTERM / SIGINT): the checkpoint is written
+        raise RunInterrupted(f"{folder.name}: {err}") from None
     return run_dir
 
 
@@ -216,7 +228,7 @@ class RayLauncher:
             return dirs
         ray = self._ray()
         task = ray.remote(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run,
-                          max_retries=self.max_retries)(_train_task)
+                          max_retries=self.max_retries, retry_exceptions=[RunInterrupted])(_train_task)
         threads = max(1, int(self.cpus_per_run))
         pending = {task.remote(config_to_dict(c), str(d), threads): d for d, c in todo.items()}
         self._wait(ray, pending, total=len(set(dirs)))

@@ -82,7 +82,10 @@ def test_failed_run_is_reported_with_its_hash(local_ray, tmp_path):
         RayLauncher(progress=False).train_many([cfg], tmp_path / "runs")
 
 
-def test_killed_worker_is_retried_and_resumes_exactly(local_ray, one_thread, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_worker_is_retried_and_resumes_exactly(local_ray, one_thread, tmp_path, signum):
+    """SIGKILL: the worker dies and Ray reruns the task elsewhere; SIGTERM: the run checkpoints and stops
+    (icl.train), the task raises RunInterrupted and Ray retries it. Either way the retry resumes."""
     cfg = tiny(seed=4, **{"train.steps": 800, "train.checkpoint_every": 25})
     run_dir = tmp_path / "runs" / config_hash(cfg)
     result: dict = {}
@@ -95,11 +98,12 @@ def test_killed_worker_is_retried_and_resumes_exactly(local_ray, one_thread, tmp
         time.sleep(0.02)
     killed_at = run_state(run_dir)["step"]
     assert killed_at < cfg.train.steps, "the run finished before it could be killed: make it longer"
-    os.kill(launch_log(run_dir)[0]["pid"], signal.SIGKILL)
+    os.kill(launch_log(run_dir)[0]["pid"], signum)
     worker.join(120)
     assert not worker.is_alive() and result["dirs"] == [run_dir.resolve()]
     attempts = launch_log(run_dir)
-    assert len(attempts) == 2 and attempts[1]["pid"] != attempts[0]["pid"]  # Ray retried the task
+    assert len(attempts) == 2  # Ray retried the task (in a new worker after SIGKILL)
+    assert (attempts[1]["pid"] != attempts[0]["pid"]) == (signum == signal.SIGKILL)
     assert attempts[1]["start_step"] >= killed_at > 0  # ... which resumed from a checkpoint
     assert_same_checkpoint(run_dir, train(cfg, tmp_path / "uninterrupted", progress=False))
 
