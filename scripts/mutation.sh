@@ -9,7 +9,8 @@
 # mutate (MUTATE, overridable) and the module's tests. One worker, nice -n 15, one BLAS thread, the
 # derandomized hypothesis profile (HYPOTHESIS_PROFILE=ci).
 # Prints the counts and the score = (killed + timeout + segfault) / (checked - skipped).
-# SAMPLE=N checks a fixed-seed random sample of N mutants instead of all of them.
+# SAMPLE=N checks a fixed-seed random sample of N mutants instead of all of them; NAMES=FILE checks the
+# mutants listed in FILE (the survivors of an earlier run: `grep survived results.txt`).
 set -euo pipefail
 
 module=${1:?usage: scripts/mutation.sh linear|bayes|classify [COMMIT]}
@@ -78,6 +79,10 @@ print("\n".join(sorted(random.Random(0).sample(keys, min(int(sys.argv[1]), len(k
 PY
   mapfile -t names < <(grep -v '^ ' sample.txt | grep mutmut_)
   echo "sample of ${#names[@]} mutants (sample.txt)"
+elif [ -n "${NAMES:-}" ]; then
+  # Only the mutants listed in the file NAMES (one name a line), e.g. the survivors of an earlier run.
+  mapfile -t names < <(grep mutmut_ "$NAMES")
+  echo "${#names[@]} mutants from $NAMES"
 fi
 nice -n 15 "$python" -m mutmut run --max-children 1 "${names[@]}" > run.log 2>&1 || { tail -40 run.log; exit 1; }
 nice -n 15 "$python" -m mutmut results --all true > results.txt || true
