@@ -17,7 +17,9 @@ from estimators import (
     bernoulli_nb_predict,
     bernoulli_nb_predict_proba,
     bernoulli_nb_prefixes,
+    gaussian_classes_bayes_prefixes,
     gaussian_nb_fit,
+    gaussian_nb_linear_form,
     gaussian_nb_predict,
     gaussian_nb_predict_proba,
     gaussian_nb_prefixes,
@@ -149,3 +151,37 @@ def test_extreme_log_likelihoods_stay_normalised():
     np.testing.assert_allclose(p.sum(-1), 1.0, rtol=1e-12)
     ref = GaussianNB().fit(X, y).predict_proba(np.full((2, 3), 1e3))
     np.testing.assert_allclose(p, ref, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call, param",
+    [
+        (lambda X, y: gaussian_classes_bayes_prefixes(X, y, var_low=0.0), "var_low"),
+        (lambda X, y: gaussian_classes_bayes_prefixes(X, y, var_low=3.0), "var_high"),
+        (lambda X, y: gaussian_classes_bayes_prefixes(X, y * 3, n_classes=2), "ys"),
+        (lambda X, y: gaussian_nb_prefixes(X, y * 3, n_classes=2), "ys"),
+        (lambda X, y: bernoulli_nb_prefixes(X, y * 2, n_classes=2), "ys"),
+        (lambda X, y: gaussian_nb_linear_form(gaussian_nb_fit(X, y, shared_variance=False)), "shared_variance"),
+    ],
+)
+def test_prefix_functions_name_the_parameter_in_errors(call, param):
+    X = np.random.default_rng(12).standard_normal((6, 2))
+    y = np.array([0, 1, 0, 1, 0, 1])
+    with pytest.raises(ValueError, match=r"^(gaussian|bernoulli)_\w+: "):
+        call(X, y)
+    with pytest.raises(ValueError, match=rf"\b{param}\b"):
+        call(X, y)
+
+
+def test_batched_predictions_equal_per_prompt_predictions_when_classes_and_features_differ():
+    """Leading axes are independent prompts: (B, C, d) parameters with C != d predict per prompt."""
+    rng = np.random.default_rng(13)
+    X, y = rng.standard_normal((2, 30, 4)), np.tile(np.arange(30) % 3, (2, 1))
+    Xq = rng.standard_normal((2, 5, 4))
+    for fit, predict, proba in ((gaussian_nb_fit, gaussian_nb_predict, gaussian_nb_predict_proba),
+                                (bernoulli_nb_fit, bernoulli_nb_predict, bernoulli_nb_predict_proba)):
+        batched = fit(X, y)
+        for b in range(2):
+            single = fit(X[b], y[b])
+            np.testing.assert_array_equal(predict(batched, Xq)[b], predict(single, Xq[b]))
+            np.testing.assert_allclose(proba(batched, Xq)[b], proba(single, Xq[b]), rtol=1e-12)
