@@ -16,49 +16,25 @@ import inspect
 import math
 from typing import Any
 
-from ..validation import _is_traced, check_array, check_int, check_pair_shapes, check_probability_vector, library_name, namespace
+from ..validation import _is_traced, check_array, check_pair_shapes, check_probability_vector, library_name, namespace
+from ..validation import check_labels as _check_labels
 
 __all__: list[str] = []
 
 
 def check_labels(y: Any, fn: str, *, name: str = "y") -> Any:
-    """Validate a label array and return it as integers (int64), keeping its library and device."""
-    xp = namespace(y, fn=fn)
-    if y.dtype == xp.bool:
-        raise TypeError(f"{fn}: {name} must hold integer class labels, got a boolean array; use y.astype(int)")
-    if xp.isdtype(y.dtype, "integral"):
-        check_array(y, name, fn, min_ndim=1, floating=False, finite=False)
-        return xp.astype(y, xp.int64)
-    if not xp.isdtype(y.dtype, "real floating"):
-        raise TypeError(f"{fn}: {name} must hold integer class labels, got dtype {y.dtype}")
-    check_array(y, name, fn, min_ndim=1, floating=True, finite=True)
-    if not _is_traced(y) and not bool(xp.all(y == xp.round(y))):
-        raise ValueError(f"{fn}: {name} must hold whole-number class labels 0, 1, ..., got non-integer values")
-    return xp.astype(y, xp.int64)
+    """Validate a label array and return it as integers (int64), keeping its library and device.
+
+    The range check against the class count is :func:`resolve_n_classes`.
+    """
+    return _check_labels(y, name, fn, resolve=False)[0]
 
 
 def resolve_n_classes(xp, y: Any, n_classes: Any, fn: str, *, name: str = "y") -> int:
-    """The number of classes: ``n_classes`` if given, else ``max(y) + 1``; labels are range-checked."""
-    traced = _is_traced(y)
-    if n_classes is None:
-        if traced:
-            raise ValueError(f"{fn}: n_classes is required for traced (jit) inputs; pass n_classes=C")
-        n_classes = int(xp.max(y)) + 1
-        if n_classes < 2:
-            raise ValueError(
-                f"{fn}: {name} must contain at least 2 classes, got only class 0; "
-                "pass n_classes=C if the other classes exist but are absent here"
-            )
-    else:
-        n_classes = check_int(n_classes, "n_classes", fn, minimum=2)
-    if not traced and math.prod(y.shape) > 0:
-        lo, hi = int(xp.min(y)), int(xp.max(y))
-        if lo < 0 or hi >= n_classes:
-            bad = lo if lo < 0 else hi
-            raise ValueError(
-                f"{fn}: {name} must hold labels in 0..{n_classes - 1} (n_classes={n_classes}), got label {bad}"
-            )
-    return n_classes
+    """The number of classes: ``n_classes`` if given, else ``max(y) + 1``; labels are range-checked as
+    values, and a class count whose one-hot codes would not fit the memory budget is refused
+    (:func:`estimators.validation.check_labels`)."""
+    return _check_labels(y, name, fn, n_classes=n_classes)[1]
 
 
 def one_hot(xp, y: Any, n_classes: int, dtype: Any) -> Any:
@@ -95,7 +71,7 @@ def softplus(xp, z: Any) -> Any:
 
 def check_labelled_data(X: Any, y: Any, fn: str, *, x_name: str = "X", y_name: str = "y"):
     """Validate inputs (..., m, d) (real floating) and labels (..., m); return ``(xp, y_int64)``."""
-    xp = namespace(X, y, fn=fn)
+    xp = namespace(fn=fn, **{x_name: X, y_name: y})
     check_array(X, x_name, fn, min_ndim=2)
     yi = check_labels(y, fn, name=y_name)
     check_pair_shapes(X, yi, fn, xs_name=x_name, ys_name=y_name)

@@ -109,7 +109,7 @@ def gaussian_nb_fit(
     )
     if not _is_traced(var) and bool(xp.any(var <= 0)):
         raise ValueError(
-            f"{fn}: a fitted variance is 0 (a feature is constant within a class); "
+            f"{fn}: a fitted variance is 0 (a feature of X is constant within a class); "
             "increase var_smoothing (e.g. 1e-9) or drop constant features"
         )
     total = xp.sum(counts, axis=-1, keepdims=True)

@@ -13,8 +13,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..validation import check_int
-from ._krr import DistilledSet, _check, _fresh, _targets
+from ..validation import check_int, check_labels, check_nonnegative, check_positive, check_tensor
+from ._krr import DistilledSet, _check, _check_finite_result, _fresh, _run_model, _targets
 
 __all__ = ["random_subset", "kmeans_coreset", "pretrain", "pretrain_supervised"]
 
@@ -33,7 +33,7 @@ def random_subset(X_real: torch.Tensor, target: Callable, m: int, *, seed: int =
     gen = torch.Generator().manual_seed(check_int(seed, "seed", "random_subset", minimum=0))
     idx = torch.randperm(X_real.shape[0], generator=gen)[:m].to(X_real.device)
     X_s = X_real[idx].clone()
-    return DistilledSet(X_s, _targets(target, X_s), [])
+    return DistilledSet(X_s, _targets(target, X_s, fn="random_subset"), [])
 
 
 def kmeans_coreset(X_real: torch.Tensor, target: Callable, m: int, *, seed: int = 0, iters: int = 50) -> DistilledSet:
@@ -73,7 +73,7 @@ def kmeans_coreset(X_real: torch.Tensor, target: Callable, m: int, *, seed: int 
             break
         centres = new
     X_s = centres.reshape((m,) + tuple(X_real.shape[1:]))
-    return DistilledSet(X_s, _targets(target, X_s), [])
+    return DistilledSet(X_s, _targets(target, X_s, fn=fn), [])
 
 
 def pretrain(
@@ -101,14 +101,19 @@ def pretrain(
     >>> _ = pretrain(net, X, Y, steps=2)
     """
     fn = "pretrain"
-    if X.shape[0] != Y.shape[0] or Y.ndim != 2:
+    _check_model_inputs(model, X, fn)
+    check_tensor(Y, "Y", fn, ndim=2)
+    if X.shape[0] != Y.shape[0]:
         raise ValueError(f"{fn}: X (m, ...) and Y (m, r) must agree on m, got {tuple(X.shape)} and {tuple(Y.shape)}")
+    if X.dtype != Y.dtype:
+        raise TypeError(f"{fn}: X and Y must share a dtype, got {X.dtype} and {Y.dtype}")
     steps = check_int(steps, "steps", fn, minimum=1)
     batch_size = check_int(batch_size, "batch_size", fn, minimum=1)
+    lr, weight_decay = check_positive(lr, "lr", fn), check_nonnegative(weight_decay, "weight_decay", fn)
     gen = torch.Generator().manual_seed(check_int(seed, "seed", fn, minimum=0))
     with torch.no_grad():
-        h = model(X[:1]).flatten(1).shape[1]
-    head = _fresh(lambda: nn.Linear(h, Y.shape[1]), seed, X.device)
+        h = _run_model(model, X[:1], "X", fn).flatten(1).shape[1]
+    head = _fresh(lambda: nn.Linear(h, Y.shape[1]), seed, X.device, X.dtype)
     opt = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=lr, weight_decay=weight_decay)
     n = X.shape[0]
     for _ in range(steps):
@@ -117,7 +122,22 @@ def pretrain(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+    _check_finite_result(torch.cat([p.detach().flatten() for p in model.parameters()] + [loss.detach()[None]]), fn,
+                         "the model's parameters")
     return model
+
+
+def _check_model_inputs(model, X, fn: str) -> None:
+    """``model`` is a torch module and ``X`` a finite (m, ...) tensor in the dtype of its parameters."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{fn}: model must be a torch.nn.Module, got {type(model).__name__}")
+    check_tensor(X, "X", fn, min_ndim=2)
+    dtypes = {p.dtype for p in model.parameters()}
+    if dtypes and X.dtype not in dtypes:
+        raise TypeError(
+            f"{fn}: X has dtype {X.dtype} but the model's parameters are {', '.join(map(str, sorted(dtypes, key=str)))}; "
+            "convert one of them (model.to(X.dtype) or X.to(...)) first"
+        )
 
 
 def pretrain_supervised(
@@ -161,16 +181,19 @@ def pretrain_supervised(
     True
     """
     fn = "pretrain_supervised"
+    _check_model_inputs(model, X, fn)
+    check_tensor(labels, "labels", fn, floating=False, finite=False)
     if labels.ndim != 1 or labels.shape[0] != X.shape[0] or labels.dtype not in (torch.int32, torch.int64):
-        raise ValueError(f"{fn}: labels must be an integer tensor of shape ({X.shape[0]},), got "
+        raise ValueError(f"{fn}: labels must be an integer tensor of shape ({X.shape[0]},) (one per row of X), got "
                          f"{labels.dtype} {tuple(labels.shape)}")
-    n_classes = int(labels.max()) + 1 if n_classes is None else check_int(n_classes, "n_classes", fn, minimum=1)
+    labels, n_classes = check_labels(labels, "labels", fn, n_classes=n_classes, min_classes=1)
     steps = check_int(steps, "steps", fn, minimum=1)
     batch_size = check_int(batch_size, "batch_size", fn, minimum=1)
+    lr, weight_decay = check_positive(lr, "lr", fn), check_nonnegative(weight_decay, "weight_decay", fn)
     gen = torch.Generator().manual_seed(check_int(seed, "seed", fn, minimum=0))
     with torch.no_grad():
-        h = model(X[:1]).flatten(1).shape[1]
-    head = _fresh(lambda: nn.Linear(h, n_classes), seed, X.device)
+        h = _run_model(model, X[:1], "X", fn).flatten(1).shape[1]
+    head = _fresh(lambda: nn.Linear(h, n_classes), seed, X.device, X.dtype)
     opt = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=lr, weight_decay=weight_decay)
     n = X.shape[0]
     for _ in range(steps):
@@ -180,4 +203,6 @@ def pretrain_supervised(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+    _check_finite_result(torch.cat([p.detach().flatten() for p in model.parameters()] + [loss.detach()[None]]), fn,
+                         "the model's parameters")
     return model

@@ -25,7 +25,7 @@ from typing import Any, Callable, NamedTuple
 import torch
 from torch import nn
 
-from ..validation import check_int, check_nonnegative, check_positive
+from ..validation import check_int, check_nonnegative, check_positive, check_tensor
 from ..kernels import GaussianKernel, median_heuristic
 
 __all__ = ["DistilledSet", "krr_predict", "krr_st", "kip"]
@@ -74,6 +74,8 @@ def krr_predict(K_ss: torch.Tensor, K_rs: torch.Tensor, Y_s: torch.Tensor, lam_s
             [2.]], dtype=torch.float64)
     """
     fn = "krr_predict"
+    for name, a in (("K_ss", K_ss), ("K_rs", K_rs), ("Y_s", Y_s)):
+        check_tensor(a, name, fn, ndim=2, bounded=False)
     lam_scale = check_positive(lam_scale, "lam_scale", fn)
     m = K_ss.shape[-1]
     if K_ss.shape != (m, m) or K_rs.shape[-1] != m or Y_s.shape[0] != m or Y_s.ndim != 2:
@@ -96,25 +98,40 @@ def _features(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
     return torch.cat([F, torch.ones_like(F[:, :1])], dim=1)
 
 
-def _fresh(factory: Callable[[], nn.Module], seed: int, device) -> nn.Module:
-    """A model from ``factory`` initialised under ``seed`` without touching the global RNG."""
+def _fresh(factory: Callable[[], nn.Module], seed: int, device, dtype=None) -> nn.Module:
+    """A model from ``factory`` initialised under ``seed`` without touching the global RNG, on
+    ``device`` and in ``dtype`` (the inputs' dtype: float64 inputs train float64 models)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return factory().to(device)
+        return factory().to(device=device, dtype=dtype)
+
+
+def _run_model(model: Callable, X: torch.Tensor, name: str, fn: str, what: str = "the model") -> torch.Tensor:
+    """``model(X)``, with a shape or dtype mismatch between ``X`` and the model as a ValueError naming ``X``."""
+    try:
+        return model(X)
+    except RuntimeError as err:
+        raise ValueError(f"{fn}: {what} cannot take {name} of shape {tuple(X.shape)} and dtype {X.dtype}: {err}") from err
+
+
+def _check_finite_result(t: torch.Tensor, fn: str, what: str) -> None:
+    """Refuse a training result that left the finite range (a learning rate too large for the data's scale)."""
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{fn}: {what} became NaN or infinite during training; lower lr or rescale the inputs")
 
 
 @torch.no_grad()
-def _targets(target: Callable, X: torch.Tensor, batch: int = 1024) -> torch.Tensor:
-    return torch.cat([target(X[i : i + batch]).flatten(1) for i in range(0, X.shape[0], batch)])
+def _targets(target: Callable, X: torch.Tensor, batch: int = 1024, fn: str = "distill", name: str = "X_real") -> torch.Tensor:
+    """Target representations ``g(X)`` (b, r) in ``X``'s dtype, checked finite."""
+    Y = torch.cat([_run_model(target, X[i : i + batch], name, fn, "target").flatten(1)
+                   for i in range(0, X.shape[0], batch)])
+    check_tensor(Y, f"target({name})", fn, ndim=2, floating=False)
+    return Y.to(X.dtype)
 
 
 def _check(X_real: Any, m: int, fn: str) -> int:
-    if not isinstance(X_real, torch.Tensor) or not X_real.is_floating_point():
-        raise TypeError(f"{fn}: X_real must be a floating torch tensor, got {type(X_real).__name__}")
-    if X_real.ndim < 2:
-        raise ValueError(f"{fn}: X_real must have shape (n, ...), got {tuple(X_real.shape)}")
-    if not bool(torch.isfinite(X_real).all()):
-        raise ValueError(f"{fn}: X_real contains NaN or infinite values")
+    """Validate the real inputs (n, ...) (a finite float32/float64 torch tensor) and ``1 <= m <= n``."""
+    check_tensor(X_real, "X_real", fn, min_ndim=2)
     return check_int(m, "m", fn, minimum=1, maximum=X_real.shape[0])
 
 
@@ -124,7 +141,7 @@ def _init_set(X_real, Y_real, m, gen):
 
 
 def _outer_loop(X_real, Y_real, m, steps, batch_size, lr, weight_decay, seed, progress, predict, after_step=None,
-                lr_decay=False, augment=None, target=None, gen=None):
+                lr_decay=False, augment=None, target=None, gen=None, fn="distill"):
     """Shared AdamW loop on (X_s, Y_s) for KRR-ST and KIP; ``predict(X_s, Y_s, X_r) -> Y_hat``.
 
     ``lr_decay``: the rate decays linearly to 1e-3 of its start over the steps (Lee et al.'s
@@ -145,7 +162,7 @@ def _outer_loop(X_real, Y_real, m, steps, batch_size, lr, weight_decay, seed, pr
             X_r, Y_r = X_real[idx], Y_real[idx]
         else:
             X_r = augment(X_real[idx], gen)
-            Y_r = _targets(target, X_r)
+            Y_r = _targets(target, X_r, fn=fn)
         loss = ((predict(X_s, Y_s, X_r, step) - Y_r) ** 2).sum(1).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -155,6 +172,8 @@ def _outer_loop(X_real, Y_real, m, steps, batch_size, lr, weight_decay, seed, pr
         losses.append(loss.item())
         if after_step is not None:
             after_step(X_s.detach(), Y_s.detach(), step)
+    _check_finite_result(torch.cat([X_s.detach().flatten(), Y_s.detach().flatten()]), fn,
+                         "the distilled set (X_s, Y_s)")
     return DistilledSet(X_s.detach(), Y_s.detach(), losses)
 
 
@@ -240,16 +259,19 @@ def krr_st(
     seed = check_int(seed, "seed", fn, minimum=0)
     if augment is not None and not callable(augment):
         raise TypeError(f"{fn}: augment must be callable augment(X, generator) -> X, got {type(augment).__name__}")
-    Y_real = _targets(target, X_real)
-    device, r = X_real.device, Y_real.shape[1]
+    lam_scale = check_positive(lam_scale, "lam_scale", fn)
+    if not callable(model_factory):
+        raise TypeError(f"{fn}: model_factory must be callable () -> nn.Module, got {type(model_factory).__name__}")
+    Y_real = _targets(target, X_real, fn=fn)
+    device, dtype, r = X_real.device, X_real.dtype, Y_real.shape[1]
     counter = [seed * 1_000_003]
 
     def new_member():
         counter[0] += 1
-        f = _fresh(model_factory, counter[0], device)
+        f = _fresh(model_factory, counter[0], device, dtype)
         with torch.no_grad():
-            h = f(X_real[:2]).flatten(1).shape[1]
-        head = _fresh(lambda: nn.Linear(h, r), counter[0], device)
+            h = _run_model(f, X_real[:2], "X_real", fn, "model_factory()").flatten(1).shape[1]
+        head = _fresh(lambda: nn.Linear(h, r), counter[0], device, dtype)
         opt = torch.optim.Adam([*f.parameters(), *head.parameters()], lr=online_lr)
         return {"f": f, "head": head, "opt": opt, "age": 0}
 
@@ -284,7 +306,7 @@ def krr_st(
             pool[current[0]] = new_member()
 
     return _outer_loop(X_real, Y_real, m, steps, batch_size, lr, weight_decay, seed, progress, predict, online_update,
-                       lr_decay=lr_decay, augment=augment, target=target, gen=gen)
+                       lr_decay=lr_decay, augment=augment, target=target, gen=gen, fn=fn)
 
 
 def kip(
@@ -333,15 +355,22 @@ def kip(
     batch_size = check_int(batch_size, "batch_size", fn, minimum=1)
     lr, weight_decay = check_positive(lr, "lr", fn), check_nonnegative(weight_decay, "weight_decay", fn)
     seed = check_int(seed, "seed", fn, minimum=0)
+    lam_scale = check_positive(lam_scale, "lam_scale", fn)
     if kernel is None:
         sample = X_real[: min(1000, X_real.shape[0])].flatten(1)
-        kernel = GaussianKernel(float(median_heuristic(sample)))
+        bandwidth = float(median_heuristic(sample))
+        if not bandwidth > 0:
+            raise ValueError(
+                f"{fn}: the points of X_real (the first 1000) coincide or are too close for a median-heuristic "
+                f"bandwidth (got {bandwidth}); pass kernel=... or rescale X_real"
+            )
+        kernel = GaussianKernel(bandwidth)
     elif not callable(kernel):
         raise TypeError(f"{fn}: kernel must be callable k(A, B) -> (a, b), got {type(kernel).__name__}")
-    Y_real = _targets(target, X_real)
+    Y_real = _targets(target, X_real, fn=fn)
 
     def predict(X_s, Y_s, X_r, step):
         A, B = X_s.flatten(1), X_r.flatten(1)
         return krr_predict(kernel(A, A), kernel(B, A), Y_s, lam_scale)
 
-    return _outer_loop(X_real, Y_real, m, steps, batch_size, lr, weight_decay, seed, progress, predict)
+    return _outer_loop(X_real, Y_real, m, steps, batch_size, lr, weight_decay, seed, progress, predict, fn=fn)

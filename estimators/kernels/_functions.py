@@ -50,7 +50,7 @@ __all__ = [
 
 def _points(X: Any, Y: Any, fn: str):
     """Validate a pair of point sets (..., n, p), (..., m, p) and return (xp, X, Y)."""
-    xp = namespace(X, Y, fn=fn)
+    xp = namespace(fn=fn, X=X, Y=Y)
     check_array(X, "X", fn, min_ndim=2)
     if Y is None:
         return xp, X, X
@@ -123,6 +123,15 @@ def _bcast(xp, value: Any, like: Any) -> Any:
     return value[..., None, None]
 
 
+def _inverse_square(xp, h: Any, dtype: Any) -> Any:
+    """``0.5 / h^2`` computed as ``0.5 / h / h`` and capped at ``finfo(dtype).max`` (never inf or a
+    ZeroDivisionError, however small ``h``)."""
+    top = float(xp.finfo(dtype).max)
+    if isinstance(h, float):
+        return min(0.5 / h / h, top)
+    return xp.clip(0.5 / h / h, max=top)
+
+
 class _Kernel:
     """Shared call protocol: validate, then ``_matrix(xp, X, Y, same)``."""
 
@@ -160,7 +169,12 @@ class GaussianKernel(_Kernel):
 
     def _matrix(self, xp, X, Y, same):
         h = _bcast(xp, self.bandwidth, X)
-        return xp.exp(_sq_dist(xp, X, Y, same) * (-0.5 / (h * h)))
+        # 0.5 / h / h, capped at the dtype's largest value: 0.5 / h^2 divides by zero once h^2 underflows
+        # (h < 1e-162) and an infinite coefficient makes 0 * inf = NaN on the diagonal; capped, it gives
+        # k = 1 at distance 0 and k = 0 elsewhere, the limit as h -> 0
+        c = _inverse_square(xp, h, X.dtype)
+        # distances beyond 1000 / c give exp(-1000) = 0 in any float dtype; clipping them keeps d2 * c finite
+        return xp.exp(-xp.clip(_sq_dist(xp, X, Y, same), max=1000.0 / c) * c)
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,7 +232,13 @@ class PolynomialKernel(_Kernel):
         object.__setattr__(self, "c", check_nonnegative(self.c, "c", "PolynomialKernel"))
 
     def _matrix(self, xp, X, Y, same):
-        return (xp.matmul(X, xp.matrix_transpose(Y)) + self.c) ** self.degree
+        K = (xp.matmul(X, xp.matrix_transpose(Y)) + self.c) ** self.degree
+        if not _is_traced(K) and not bool(xp.all(xp.isfinite(K))):
+            raise ValueError(
+                f"PolynomialKernel: (X Y^T + c)^{self.degree} overflows {K.dtype} for X and Y of this scale; "
+                "rescale X and Y (e.g. divide by their largest entry) first"
+            )
+        return K
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,14 +12,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..validation import check_fit_data, check_int, check_nonnegative, check_queries, matrix_transpose as _mT, solve
+from ..validation import _is_traced, check_fit_data, check_int, check_nonnegative, check_queries, matrix_transpose as _mT
 
 __all__ = ["ols", "ridge", "gd", "averaging", "knn_predict"]
+
+
 
 
 def _eye(xp, d, like):
     return xp.eye(d, dtype=like.dtype, device=getattr(like, "device", None))
 
+
+def _max_abs(xp, X):
+    """max |X| over each problem's matrix, (..., 1, 1); 1 where X is all zeros."""
+    t = xp.max(xp.abs(X), axis=(-2, -1), keepdims=True)
+    return xp.where(t > 0, t, xp.ones_like(t))
+
+
+def _finite_or_raise(xp, w, fn: str):
+    """``w``, or a ValueError when the solution itself is not representable (it overflowed)."""
+    if not _is_traced(w) and not bool(xp.all(xp.isfinite(w))):
+        raise ValueError(
+            f"{fn}: the solution overflows {w.dtype}: X is too small (or y too large) for its weights to be "
+            "representable; rescale X and y"
+        )
+    return w
 
 
 # ----------------------------------------------------------------------------- single fits
@@ -56,7 +73,11 @@ def ols(X: Any, y: Any) -> Any:
     array([1., 1.])
     """
     xp = check_fit_data(X, y, fn="ols")
-    return (xp.linalg.pinv(X) @ y[..., None])[..., 0]
+    # X^+ = (X / t)^+ / t with t = max |X| per problem: the SVD inside pinv then never sees subnormal
+    # singular values, whose reciprocals overflow (pinv's relative cutoff is scale-invariant)
+    t = _max_abs(xp, X)  # (..., 1, 1)
+    w = (xp.linalg.pinv(X / t) @ y[..., None])[..., 0] / t[..., 0]
+    return _finite_or_raise(xp, w, "ols")
 
 
 def ridge(X: Any, y: Any, lam: float) -> Any:
@@ -64,8 +85,9 @@ def ridge(X: Any, y: Any, lam: float) -> Any:
 
     .. math:: \hat w = (X^\top X + \lambda I)^{-1} X^\top y = X^\top (X X^\top + \lambda I)^{-1} y
 
-    The primal form is solved when k >= d, the dual (push-through) form when k < d, so the
-    system solved is never larger than min(k, d). ``lam = 0`` gives :func:`ols`.
+    Computed from the thin SVD of X (any k, d), so a badly scaled feature (a timestamp of 1e9 next to
+    features of 1) or data of scale 1e-150..1e150 needs no rescaling by the caller; ``lam = 0`` gives
+    :func:`ols`. Like scikit-learn's ``Ridge(solver="svd")``.
     With ``lam = sigma^2 / tau^2`` this is the Bayes posterior mean for ``w ~ N(0, tau^2 I)``
     and noise variance ``sigma^2``.
 
@@ -93,12 +115,19 @@ def ridge(X: Any, y: Any, lam: float) -> Any:
     lam = check_nonnegative(lam, "lam", fn="ridge")
     if lam == 0.0:
         return ols(X, y)
-    k, d = X.shape[-2], X.shape[-1]
-    Xt = _mT(X)
-    if k >= d:
-        return solve(xp, Xt @ X + lam * _eye(xp, d, X), (Xt @ y[..., None])[..., 0])
-    alpha = solve(xp, X @ Xt + lam * _eye(xp, k, X), y)
-    return (Xt @ alpha[..., None])[..., 0]
+    # Through the thin SVD X = U diag(s) V^T, w = V diag(s / (s^2 + lam)) U^T y, with the filter
+    # written 1 / (s + lam / s): the normal equations square the condition number (a feature of
+    # scale 1e9 next to one of scale 1 leaves X^T X + lam I numerically singular at lam = 1) and s^2
+    # overflows or underflows at extreme scales; the SVD and this filter do neither.
+    t = _max_abs(xp, X)  # (..., 1, 1)
+    U, sv, Vt = xp.linalg.svd(X / t, full_matrices=False)
+    sv = sv * t[..., 0]  # singular values of X itself, (..., min(k, d))
+    top = float(xp.finfo(X.dtype).max)
+    safe = sv > lam / top  # below this, lam / s overflows and the filter is s / lam to working precision
+    s_safe = xp.where(safe, sv, xp.ones_like(sv))
+    f = xp.where(safe, 1.0 / (s_safe + lam / s_safe), sv / lam)
+    w = (_mT(Vt) @ (f * (_mT(U) @ y[..., None])[..., 0])[..., None])[..., 0]
+    return _finite_or_raise(xp, w, "ridge")
 
 
 def gd(X: Any, y: Any, lr: float, steps: int) -> Any:
@@ -142,6 +171,11 @@ def gd(X: Any, y: Any, lr: float, steps: int) -> Any:
     w = xp.zeros_like(c)
     for _ in range(steps):
         w = w - lr * ((G @ w[..., None])[..., 0] - c)
+    if not _is_traced(w) and not bool(xp.all(xp.isfinite(w))):
+        raise ValueError(
+            f"gd: the iterates diverged to NaN/inf after {steps} steps: lr = {lr} is too large for X's scale "
+            "(descent converges for lr < 2 / lambda_max(X^T X / k)); lower lr or rescale X"
+        )
     return w
 
 

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from ..kernels import GaussianKernel
-from ..validation import check_int, check_positive, to_numpy
-from ._deep_kernel import _from_torch, _to_torch
-from ._learned import featurizer
+from ..validation import check_array, check_int, check_positive, to_numpy
+from ._deep_kernel import _from_torch, _phi, _to_torch, check_range_for
+from ._learned import _training_pair, featurizer
 from ._permutation import PermutationTestResult
 from ._statistics import _check_samples
 
@@ -33,9 +33,12 @@ class C2STClassifier:
         self.net = net.eval().requires_grad_(False)
 
     def __call__(self, Z: Any) -> Any:
+        fn = "C2STClassifier"
+        check_array(Z, "Z", fn, min_ndim=2)
         like = next(self.net.parameters())
+        check_range_for(Z, like.dtype, "Z", fn)
         with torch.no_grad():
-            out = self.net(_to_torch(Z, like))[..., 0]
+            out = _phi(self.net, _to_torch(Z, like), "Z", fn)[..., 0]
         return _from_torch(out, Z)
 
 
@@ -67,23 +70,21 @@ def train_classifier(
     True
     """
     fn = "train_classifier"
-    _check_samples(X_train, Y_train, GaussianKernel(1.0), fn)
-    if X_train.ndim != 2 or Y_train.ndim != 2:
-        raise ValueError(f"{fn}: training samples must have shape (n, d), got {tuple(X_train.shape)}, {tuple(Y_train.shape)}")
     n_epochs = check_int(n_epochs, "n_epochs", fn, minimum=1)
     lr = check_positive(lr, "lr", fn)
     device = torch.device(device if device is not None else "cpu")
-    like = torch.empty((), dtype=torch.float32, device=device)
-    X, Y = _to_torch(X_train, like), _to_torch(Y_train, like)
+    X, Y = _training_pair(X_train, Y_train, fn, device, equal=False)
     Z = torch.cat([X, Y])
-    labels = torch.cat([torch.zeros(X.shape[0]), torch.ones(Y.shape[0])]).to(device)
-    net = featurizer(X.shape[1], hidden, 1, seed=seed).to(device)
+    labels = torch.cat([torch.zeros(X.shape[0]), torch.ones(Y.shape[0])]).to(device=device, dtype=X.dtype)
+    net = featurizer(X.shape[1], hidden, 1, seed=seed).to(device=device, dtype=X.dtype)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     for _ in range(n_epochs):
         opt.zero_grad()
         loss_fn(net(Z)[:, 0], labels).backward()
         opt.step()
+    if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+        raise ValueError(f"{fn}: the network's weights became NaN or infinite in training; lower lr or rescale X_train, Y_train")
     return C2STClassifier(net)
 
 

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..validation import check_positive, library_name, to_numpy
+from ..validation import check_point_sets, check_positive, library_name, max_magnitude, to_numpy
 from ..kernels import GaussianKernel
 
-__all__ = ["DeepKernel"]
+__all__ = ["DeepKernel", "check_range_for"]
 
 
 def _to_torch(x: Any, like: torch.Tensor) -> torch.Tensor:
@@ -36,6 +36,24 @@ def _from_torch(t: torch.Tensor, like: Any) -> Any:
 
         return jnp.asarray(out, dtype=like.dtype)
     return out.astype(like.dtype, copy=False)
+
+
+def check_range_for(A: Any, dtype: torch.dtype, name: str, fn: str) -> None:
+    """Refuse points that would overflow when converted to the parameters' ``dtype`` (float64 -> float32)."""
+    top = float(np.max(np.abs(to_numpy(A)))) if math.prod(A.shape) else 0.0
+    limit = max_magnitude(dtype)
+    if top > limit:
+        raise ValueError(
+            f"{fn}: {name} has entries up to {top:.3g}, beyond {limit:.3g} for the network's {dtype}; rescale {name} first"
+        )
+
+
+def _phi(phi: Any, X: torch.Tensor, name: str, fn: str) -> torch.Tensor:
+    """``phi(X)``; a shape the network cannot take is a ValueError naming ``name``."""
+    try:
+        return phi(X)
+    except RuntimeError as err:
+        raise ValueError(f"{fn}: phi cannot take {name} of shape {tuple(X.shape)}: {err}") from err
 
 
 class DeepKernel(torch.nn.Module):
@@ -102,12 +120,17 @@ class DeepKernel(torch.nn.Module):
 
     def forward(self, X: Any, Y: Any = None) -> Any:
         """The kernel matrix (..., n, m) of points X (..., n, d) and Y (..., m, d) (Y defaults to X)."""
+        fn = "DeepKernel"
+        check_point_sets(X, X if Y is None else Y, fn)
         like = self.log_bandwidth_q
+        for name, A in (("X", X), ("Y", Y)):
+            if A is not None:
+                check_range_for(A, like.dtype, name, fn)
         with torch.set_grad_enabled(torch.is_grad_enabled() and isinstance(X, torch.Tensor)):
             Xt = _to_torch(X, like)
             Yt = None if Y is None else _to_torch(Y, like)
-            FX = self.phi(Xt)
-            FY = None if Y is None else self.phi(Yt)
+            FX = _phi(self.phi, Xt, "X", fn)
+            FY = None if Y is None else _phi(self.phi, Yt, "Y", fn)
             kappa = GaussianKernel(self.bandwidth_phi)(FX, FY)
             q = GaussianKernel(self.bandwidth_q)(Xt, Yt)
             e = self.e

@@ -16,9 +16,9 @@ import array_api_compat
 import numpy as np
 import torch
 
-from ..validation import check_int, check_positive
+from ..validation import check_int, check_point_sets, check_positive
 from ..kernels import GaussianKernel, median_heuristic
-from ._deep_kernel import DeepKernel, _to_torch
+from ._deep_kernel import DeepKernel, _to_torch, check_range_for
 from ._statistics import _blocks, _check_samples, _h1_variance, _offdiag_sum
 
 __all__ = ["train_kernel", "featurizer"]
@@ -49,12 +49,26 @@ def featurizer(d_in: int, hidden: int = 50, n_out: int = 50, *, seed: int = 0) -
         )
 
 
-def _training_pair(X: Any, Y: Any, fn: str, device: Any):
-    """Validate an unbatched training pair (n, d), (n, d) and return float32 torch tensors."""
-    _check_samples(X, Y, GaussianKernel(1.0), fn, equal=True)
-    if X.ndim != 2:
-        raise ValueError(f"{fn}: training samples must have shape (n, d), got {tuple(X.shape)}")
-    like = torch.empty((), dtype=torch.float32, device=device)
+def _training_pair(X: Any, Y: Any, fn: str, device: Any, *, equal: bool = True, names=("X_train", "Y_train")):
+    """Validate an unbatched training pair (n, d), (m, d) and return torch tensors on ``device``.
+
+    torch tensors keep their dtype (float64 tensors train a float64 network); numpy and jax points
+    become float32, the networks' usual precision, after a check that they fit its range.
+    """
+    check_point_sets(X, Y, fn, x_name=names[0], y_name=names[1])
+    if equal and X.shape[-2] != Y.shape[-2]:
+        raise ValueError(
+            f"{fn}: {names[0]} and {names[1]} must have the same number of points, got {X.shape[-2]} and {Y.shape[-2]}"
+        )
+    _check_samples(X, Y, GaussianKernel(1.0), fn, equal=equal)
+    if X.ndim != 2 or Y.ndim != 2:
+        raise ValueError(
+            f"{fn}: {names[0]} and {names[1]} must have shape (n, d), got {tuple(X.shape)} and {tuple(Y.shape)}"
+        )
+    dtype = X.dtype if isinstance(X, torch.Tensor) else torch.float32
+    for name, A in zip(names, (X, Y)):
+        check_range_for(A, dtype, name, fn)
+    like = torch.empty((), dtype=dtype, device=device)
     return _to_torch(X, like), _to_torch(Y, like)
 
 
@@ -210,7 +224,8 @@ def train_kernel(
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise TypeError(f"{fn}: validation must be a pair (X_val, Y_val), got {type(validation).__name__}")
-        Xv, Yv = _training_pair(validation[0], validation[1], fn, device)
+        Xv, Yv = _training_pair(validation[0], validation[1], fn, device, names=("X_val", "Y_val"))
+        Xv, Yv = Xv.to(X.dtype), Yv.to(X.dtype)
         if Xv.shape[1] != d:
             raise ValueError(f"{fn}: validation points have {Xv.shape[1]} features, training points {d}")
         Zv = torch.cat([Xv, Yv])
@@ -219,11 +234,11 @@ def train_kernel(
     drop_yy = objective == "mmd-mp"
     if objective == "mmd-o":
         bw = _grid_start(lambda h: GaussianKernel(h)(Z, Z), bw0, n, eps)
-        log_bw = torch.nn.Parameter(torch.tensor(math.log(bw), device=device))
+        log_bw = torch.nn.Parameter(torch.tensor(math.log(bw), device=device, dtype=X.dtype))
         params = [log_bw]
         kernel_of = lambda: GaussianKernel(torch.exp(log_bw))  # noqa: E731
     else:
-        phi = featurizer(d, hidden, n_out, seed=seed).to(device)
+        phi = featurizer(d, hidden, n_out, seed=seed).to(device=device, dtype=X.dtype)
         with torch.no_grad():
             F = phi(Z)
             bw_phi = max(float(median_heuristic(F.cpu())), 1e-6)
@@ -269,6 +284,8 @@ def train_kernel(
         with torch.no_grad():
             for p, v in zip(params, best[1]):
                 p.copy_(v)
+    if not all(bool(torch.isfinite(p).all()) for p in params):
+        raise ValueError(f"{fn}: the kernel's parameters became NaN or infinite in training; lower lr or rescale X_train, Y_train")
     if objective == "mmd-o":
         kernel = GaussianKernel(float(torch.exp(log_bw.detach())))
     else:

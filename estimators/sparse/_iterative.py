@@ -34,7 +34,13 @@ def gap_from_gradient(xp, g, c, yy, a, w):
     wc = xp.sum(w * c, axis=-1)
     r2 = xp.maximum(yy - wc + xp.sum(w * g, axis=-1), xp.zeros_like(yy))  # yy - 2 w.c + w.Gw
     dual_norm = xp.max(xp.abs(g), axis=-1)
-    s = xp.where(dual_norm > a, a / xp.where(dual_norm > 0, dual_norm, xp.ones_like(dual_norm)), xp.ones_like(a))
+    # g = Gw - c carries a rounding error of about eps (|Gw| + |c|); when a is below that floor (alpha of
+    # 1e-30, or data of scale 1e150 rescaled) the dual point is scaled to the floor instead, infeasible by
+    # no more than the rounding, or the rounding in X^T r would dominate a and the gap stay at ||r||^2
+    eps = float(xp.finfo(g.dtype).eps)
+    a_dual = xp.maximum(a, 1e3 * eps * (xp.max(xp.abs(g + c), axis=-1) + xp.max(xp.abs(c), axis=-1)))
+    s = xp.where(dual_norm > a_dual, a_dual / xp.where(dual_norm > 0, dual_norm, xp.ones_like(dual_norm)),
+                 xp.ones_like(a_dual))
     return 0.5 * (1 + s * s) * r2 + a * xp.sum(xp.abs(w), axis=-1) - s * (yy - wc)
 
 

@@ -6,6 +6,7 @@ The sweep over prefixes and the certificates live here; the active-set solver is
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -13,7 +14,8 @@ import array_api_compat
 import array_api_compat.numpy as np_xp
 import numpy as np
 
-from ..validation import check_fit_data, check_int, check_nonnegative, check_positive, check_prompt, to_numpy
+from ..validation import check_array, check_fit_data, check_int, check_nonnegative, check_positive, check_prompt, namespace
+from ..validation import to_numpy
 from ._feature_sign import feature_sign_fits, feature_sign_prefixes
 from ._iterative import _gap, gap_from_gradient, iterative_lasso
 
@@ -59,6 +61,38 @@ def _finish(G, c, yy, k, a, w, solved, tol, max_iter, fn):
     return w
 
 
+def _exponent(a: np.ndarray) -> int:
+    """e with max |a| in [2^(e-1), 2^e) (0 for an all-zero array): dividing by 2^e is exact."""
+    top = float(np.max(np.abs(a))) if a.size else 0.0
+    return math.frexp(top)[1] if top > 0 else 0
+
+
+def _rescaled(X: np.ndarray, y: np.ndarray, alpha: float, fn: str):
+    """Data of unit scale and the matching penalty: ``(X / t, y / s, alpha / (s t), log2 t, log2 s)``.
+
+    The lasso is scale-equivariant: with ``w = (s / t) v``,
+    ``(1/2k)||y - Xw||^2 + alpha ||w||_1 = s^2 [(1/2k)||y/s - (X/t) v||^2 + alpha / (s t) ||v||_1]``,
+    so ``lasso(X, y, alpha) = (s / t) lasso(X / t, y / s, alpha / (s t))``. ``t`` and ``s`` are the
+    powers of two nearest above max |X| and max |y| over the whole call, so the rescaling is exact
+    (bit-identical answers at ordinary scales) and data of scale 1e-300..1e300 is solved at scale 1
+    (at 1e300 the Gram matrix would overflow and the solver stall).
+    """
+    eX, ey = _exponent(X), _exponent(y)
+    # at unit scale |X^T y| / k <= 1, so any alpha >= 1 gives w = 0: capping at 2 avoids overflow
+    a = 2.0 if math.frexp(alpha)[1] - (eX + ey) > 2 else min(math.ldexp(alpha, -(eX + ey)), 2.0)
+    return np.ldexp(X, -eX), np.ldexp(y, -ey), float(a), eX, ey
+
+
+def _scaled_back(w: np.ndarray, e: int, fn: str) -> np.ndarray:
+    """``w * 2^e``, refused when the true weights exceed the float64 range."""
+    w = np.ldexp(w, e)
+    if not np.all(np.isfinite(w)):
+        raise ValueError(
+            f"{fn}: the lasso weights overflow float64: X is too small relative to y for this alpha; rescale X and y"
+        )
+    return w
+
+
 def _lasso_gram(G, c, yy, k, alpha, tol, max_iter, fn):
     """Solve flat float64 problems G (P, d, d), c (P, d), yy (P,), k (P,); k == 0 gives w = 0."""
     if alpha == 0.0:  # least squares: the duality-gap certificate degenerates; G^+ c is the min-norm solution
@@ -78,6 +112,14 @@ def lasso_objective(X: Any, y: Any, w: Any, alpha: float) -> Any:
     0.25
     """
     xp = check_fit_data(X, y, fn="lasso_objective")
+    namespace(fn="lasso_objective", X=X, w=w)
+    check_array(w, "w", "lasso_objective", min_ndim=1)
+    if w.shape[-1] != X.shape[-1]:
+        raise ValueError(
+            f"lasso_objective: w and X disagree on the number of features: w has {w.shape[-1]}, X has {X.shape[-1]}"
+        )
+    if w.dtype != X.dtype:
+        raise TypeError(f"lasso_objective: w and X must share a dtype, got {w.dtype} and {X.dtype}")
     alpha = check_nonnegative(alpha, "alpha", fn="lasso_objective")
     r = y - _matvec(X, w)
     return xp.sum(r * r, axis=-1) / (2 * X.shape[-2]) + alpha * xp.sum(xp.abs(w), axis=-1)
@@ -117,16 +159,16 @@ def lasso(X: Any, y: Any, alpha: float, tol: float = 1e-10, max_iter: int = 2000
     >>> lasso(np.eye(2) * np.sqrt(2), np.array([2.0, 0.1]), alpha=0.5)
     array([0.91421356, 0.        ])
     """
-    xp = check_fit_data(X, y, fn="lasso")
+    xp = check_fit_data(X, y, fn="lasso", bounded=False)  # rescaled below, so any finite scale is solved
     alpha = check_nonnegative(alpha, "alpha", fn="lasso")
     tol = check_positive(tol, "tol", fn="lasso")
     max_iter = check_int(max_iter, "max_iter", fn="lasso", minimum=1)
     k_points, d = X.shape[-2], X.shape[-1]
-    Xn = _to_float64(X).reshape(-1, k_points, d)
-    yn = _to_float64(y).reshape(-1, k_points)
+    Xn, yn, a, eX, ey = _rescaled(_to_float64(X).reshape(-1, k_points, d), _to_float64(y).reshape(-1, k_points),
+                                  alpha, "lasso")
     G, c = np.swapaxes(Xn, -1, -2) @ Xn, np.einsum("pkd,pk->pd", Xn, yn)
     k = np.full(Xn.shape[0], float(k_points))
-    w = _lasso_gram(G, c, np.einsum("pk,pk->p", yn, yn), k, alpha, tol, max_iter, "lasso")
+    w = _scaled_back(_lasso_gram(G, c, np.einsum("pk,pk->p", yn, yn), k, a, tol, max_iter, "lasso"), ey - eX, "lasso")
     return _like(xp, w.reshape(tuple(X.shape[:-2]) + (d,)), X)
 
 
@@ -159,9 +201,10 @@ def lasso_prefixes(xs: Any, ys: Any, alpha: float, tol: float = 1e-10, max_iter:
     >>> lasso_prefixes(np.ones((3, 1)), np.array([1.0, 1.0, 1.0]), alpha=0.5)
     array([0. , 0.5, 0.5])
     """
-    xp = check_prompt(xs, ys, fn="lasso_prefixes")
-    W = _weights_prefixes(xs, ys, alpha, tol, max_iter, "lasso_prefixes", cast=False)  # float64 numpy (B, n, d)
-    preds = np.einsum("bnd,bnd->bn", W, _to_float64(xs).reshape(W.shape))  # in float64, rounded once
+    xp = check_prompt(xs, ys, fn="lasso_prefixes", bounded=False)
+    # w . x = (s / t) v . t x' = s (v . x'), formed at unit scale (float64, rounded once)
+    V, Xs, ey = _weights_prefixes(xs, ys, alpha, tol, max_iter, "lasso_prefixes", cast=False)
+    preds = _scaled_back(np.einsum("bnd,bnd->bn", V, Xs), ey, "lasso_prefixes")
     return _like(xp, preds.reshape(tuple(xs.shape[:-1])), xs)
 
 
@@ -194,18 +237,26 @@ def lasso_weights_prefixes(xs: Any, ys: Any, alpha: float, tol: float = 1e-10, m
 
 
 def _weights_prefixes(xs, ys, alpha, tol, max_iter, fn, cast=True):
-    """Float64 lasso weights (B, n, d) of every prefix; as an array like ``xs`` (..., n, d) when ``cast``."""
-    xp = check_prompt(xs, ys, fn=fn)
+    """Lasso weights of every prefix, as an array like ``xs`` (..., n, d); with ``cast=False`` the float64
+    unit-scale weights V (B, n, d), inputs X / t (B, n, d) and log2 s of :func:`_rescaled`."""
+    xp = check_prompt(xs, ys, fn=fn, bounded=False)  # rescaled below (see _rescaled)
     alpha = check_nonnegative(alpha, "alpha", fn=fn)
     tol = check_positive(tol, "tol", fn=fn)
     max_iter = check_int(max_iter, "max_iter", fn=fn, minimum=1)
     batch, (n, d) = tuple(xs.shape[:-2]), tuple(xs.shape[-2:])
-    X, Y = _to_float64(xs).reshape(-1, n, d), _to_float64(ys).reshape(-1, n)
+    X, Y, alpha, eX, ey = _rescaled(_to_float64(xs).reshape(-1, n, d), _to_float64(ys).reshape(-1, n), alpha, fn)
+    V = _scaled_weights_prefixes(X, Y, alpha, tol, max_iter, n, d)
+    if not cast:
+        return V, X, ey  # unit-scale weights and inputs: lasso_prefixes forms w . x from them
+    return _like(xp, _scaled_back(V, ey - eX, fn).reshape(batch + (n, d)), xs)
+
+
+def _scaled_weights_prefixes(X, Y, alpha, tol, max_iter, n, d):
+    """Float64 lasso weights (B, n, d) of every prefix of unit-scale prompts X (B, n, d), Y (B, n)."""
     if alpha == 0.0:  # min-norm least squares on every prefix, G_k^+ c_k
         G = np.cumsum(X[:, :, :, None] * X[:, :, None, :], axis=1) - X[:, :, :, None] * X[:, :, None, :]
         c = np.cumsum(Y[:, :, None] * X, axis=1) - Y[:, :, None] * X
-        W = np.einsum("bnij,bnj->bni", np.linalg.pinv(G), c)
-        return _like(xp, W.reshape(batch + (n, d)), xs) if cast else W
+        return np.einsum("bnij,bnj->bni", np.linalg.pinv(G), c)
 
     def gap_ok(g, c, yy, a, w):
         return gap_from_gradient(np_xp, g, c, yy, a, w) <= _gap_threshold(tol, yy)
@@ -219,4 +270,4 @@ def _weights_prefixes(xs, ys, alpha, tol, max_iter, fn, cast=True):
         kr = k_rest.astype(np.float64)
         W[b_rest, k_rest] = _finish(Gr, cr, np.einsum("pk,pk->p", Yr, Yr), kr, alpha * kr, W[b_rest, k_rest],
                                     np.zeros(b_rest.size, dtype=bool), tol, max_iter, "lasso_prefixes")  # fmt: skip
-    return _like(xp, W.reshape(batch + (n, d)), xs) if cast else W
+    return W

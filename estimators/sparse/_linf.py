@@ -17,6 +17,8 @@ predictor for sign vectors, :class:`estimators.bayes.SignPrior`.
 
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 import array_api_compat
@@ -35,9 +37,15 @@ def _affine_constraints(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
     """
     if X.size == 0 or not np.any(X):
         return np.zeros((0, X.shape[-1])), np.zeros(0)
-    U, s, Vt = np.linalg.svd(X, full_matrices=False)
+    e = math.frexp(float(np.max(np.abs(X))))[1]  # X / 2^e is exact and of unit scale: no subnormal s
+    U, s, Vt = np.linalg.svd(np.ldexp(X, -e), full_matrices=False)
     r = int(np.sum(s > max(X.shape) * np.finfo(np.float64).eps * s[0]))
-    return Vt[:r], (U[:, :r].T @ y) / s[:r]
+    with np.errstate(over="ignore"):
+        b = np.ldexp((U[:, :r].T @ y) / s[:r], -e)
+    if not np.all(np.isfinite(b)):
+        raise ValueError("linf_min: the interpolating weights overflow float64: X (xs) is too small relative to y (ys); "
+                         "rescale X and y")
+    return Vt[:r], b
 
 
 def _solve_block(problems: list[tuple[np.ndarray, np.ndarray]], d: int) -> np.ndarray:
@@ -49,6 +57,10 @@ def _solve_block(problems: list[tuple[np.ndarray, np.ndarray]], d: int) -> np.nd
     from scipy.optimize import linprog
     from scipy.sparse import block_diag, coo_matrix, csr_matrix, hstack, identity, vstack
 
+    # the program is positively homogeneous in b, and HiGHS's tolerances are absolute: each problem is
+    # solved for b / 2^e (max |b| in [1/2, 1), an exact rescaling) and its answer scaled back by 2^e
+    exps = [math.frexp(float(np.max(np.abs(b))))[1] if b.size and np.any(b) else 0 for _, b in problems]
+    problems = [(A, np.ldexp(b, -e)) for (A, b), e in zip(problems, exps)]
     P, nv = len(problems), d + 1
     eye, ones = identity(d, format="csr"), csr_matrix(np.ones((d, 1)))
     A_ub = block_diag([vstack([hstack([eye, -ones]), hstack([-eye, -ones])])] * P, format="csr")  # (2dP, P nv)
@@ -68,7 +80,12 @@ def _solve_block(problems: list[tuple[np.ndarray, np.ndarray]], d: int) -> np.nd
     if res.status != 0:
         raise RuntimeError(f"linf_min: HiGHS did not solve the linear program ({res.message}); the inputs may be "
                            "badly scaled: rescale xs and ys")
-    return res.x.reshape(P, nv)[:, :d]
+    with np.errstate(over="ignore"):
+        w = np.ldexp(res.x.reshape(P, nv)[:, :d], np.array(exps)[:, None])
+    if not np.all(np.isfinite(w)):
+        raise ValueError("linf_min: the minimum-norm weights overflow float64: X is too small relative to y; "
+                         "rescale X and y")
+    return w
 
 
 def _linf_weights(X: np.ndarray, y: np.ndarray, chunk: int) -> np.ndarray:
