@@ -35,10 +35,10 @@ from ..validation import matrix_transpose as _mT
 from ._newton import _augment, _newton
 from ._newton_cg import _newton_cg
 
-# The automatic choice of solver: trust-region Newton-CG for binary flat batches of at least this
-# many problems with at least this many features. Measured on one loaded CPU core (docs/performance.md):
+# The automatic choice of solver: trust-region Newton-CG for binary (B, m, d) batches of at least
+# this many problems with at least this many features. Measured on one loaded CPU core (docs/performance.md):
 # Newton-CG 1.25x faster than Newton at d = 150 (m = 400), 0.7-0.9x at d = 20, 50, 100 (m = 200).
-_CG_MIN_PROBLEMS = 64
+_CG_MIN_PROBLEMS = 1
 _CG_MIN_FEATURES = 128
 
 __all__ = ["LogisticParams", "logistic_fit", "logistic_predict_proba", "logistic_predict", "logistic_prefixes"]
@@ -124,7 +124,7 @@ def logistic_fit(
         (an accepted step moves them by at most ``tol``, root mean square, relative to
         max(1, their root mean square)), which does not depend on the features' scale.
         ``"auto"`` (default) picks ``"newton-cg"`` for binary numpy / torch problems with
-        d >= 128 features in a flat batch of at least 64 problems, without ``sample_weight``
+        d >= 128 features in a (B, m, d) batch of problems, without ``sample_weight``
         broadcast over problems, and ``"newton"`` otherwise: a Hessian costs about d passes over
         X but runs at the matrix-product rate, while the passes are memory-bound, so Newton wins
         for few features (measured: up to d = 100 at m = 200) and for the C-fold larger

@@ -385,7 +385,7 @@ def test_newton_cg_warns_and_rejects_what_it_cannot_do(rng):
 
 
 def test_auto_solver_choice(monkeypatch):
-    # "auto": Newton-CG only for binary flat batches of >= 64 problems with >= 128 features
+    # "auto": Newton-CG only for binary (B, m, d) batches with >= 128 features
     from estimators.classify import _logistic
 
     calls = []
@@ -393,7 +393,7 @@ def test_auto_solver_choice(monkeypatch):
     monkeypatch.setattr(_logistic, "_newton_cg", lambda *a, **k: calls.append("cg") or real_cg(*a, **k))
     monkeypatch.setattr(_logistic, "_newton", lambda *a, **k: calls.append("newton") or real_newton(*a, **k))
     rng = np.random.default_rng(0)
-    for problems, d, classes, expected in ((64, 128, 2, "cg"), (63, 128, 2, "newton"), (64, 127, 2, "newton")):
+    for problems, d, classes, expected in ((5, 128, 2, "cg"), (5, 127, 2, "newton"), (5, 128, 3, "newton")):
         X = rng.standard_normal((problems, 4, d)) * 0.1
         y = np.tile(np.arange(4) % classes, (problems, 1))
         with warnings.catch_warnings():
