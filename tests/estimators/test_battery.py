@@ -84,3 +84,63 @@ def test_validation_decisions():
         ridge(X, y, True)
     with pytest.raises(ValueError, match="y implies 1099511627777 classes"):
         gaussian_nb_fit(np.ones((4, 2)), np.array([0, 1, 0, 2**40]))
+
+
+# ----------------------------------------------------------------------------- the fixes the battery found
+
+
+def test_ridge_is_scale_aware_like_scikit_learn_svd():
+    """A timestamp-sized feature (1.7e9) and 1e8-scaled data: no 'linearly dependent', no LinAlgError."""
+    from sklearn.linear_model import Ridge
+
+    from estimators import ridge
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((50, 3)), rng.standard_normal(50)
+    X[:, 0] = 1.7e9 + 1e3 * rng.standard_normal(50)
+    for A in (X, 1e8 * rng.standard_normal((20, 4))):
+        b = y[: A.shape[0]]
+        ref = Ridge(alpha=1.0, fit_intercept=False, solver="svd").fit(A, b).coef_
+        np.testing.assert_allclose(ridge(A, b, 1.0), ref, rtol=1e-7, atol=0)
+
+
+def test_gaussian_kernel_tiny_bandwidth_is_the_identity():
+    from estimators import GaussianKernel
+
+    X = np.random.default_rng(0).standard_normal((4, 2))
+    for h in (1e-300, 1e-170, 1e-100):
+        np.testing.assert_array_equal(GaussianKernel(h)(X), np.eye(4))
+
+
+def test_lasso_is_scale_equivariant_at_extreme_scales():
+    """lasso(X, y, alpha) = (s / t) lasso(X / t, y / s, alpha / (s t)), solved at unit scale."""
+    import warnings
+
+    from estimators import lasso, lasso_prefixes
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((8, 3)), rng.standard_normal(8)
+    w = lasso(X, y, 0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no non-convergence warning at any scale
+        for s in (1e-300, 1e-150, 1e150, 1e300):
+            np.testing.assert_allclose(lasso(X, y * s, 0.1 * s) / s, w, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(lasso(X * s, y, 0.1 * s) * s, w, rtol=1e-9, atol=1e-12)
+        xs, ys = rng.standard_normal((2, 6, 3)), rng.standard_normal((2, 6))
+        np.testing.assert_allclose(lasso_prefixes(xs, ys * 1e300, 0.1e300) / 1e300, lasso_prefixes(xs, ys, 0.1),
+                                   rtol=1e-9, atol=1e-12)
+
+
+def test_torch_only_code_trains_in_the_inputs_float64():
+    import torch
+
+    from estimators import krr_st, pretrain
+
+    X = torch.randn(10, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    out = krr_st(X, torch.nn.Linear(3, 2).double(), lambda: torch.nn.Linear(3, 4), m=3, steps=2, pool_size=1,
+                 reinit_every=2)
+    assert out.X.dtype == out.Y.dtype == torch.float64
+    net = pretrain(torch.nn.Linear(3, 2).double(), X, torch.ones(10, 1, dtype=torch.float64), steps=2)
+    assert next(net.parameters()).dtype == torch.float64
+    with pytest.raises(TypeError, match="pretrain: X has dtype torch.float64 but the model's parameters are"):
+        pretrain(torch.nn.Linear(3, 2), X, torch.ones(10, 1, dtype=torch.float64), steps=2)
