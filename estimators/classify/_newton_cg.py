@@ -40,6 +40,15 @@ factor 2 of M's 1/4, a test that does not depend on the features' scale.
 
 Multinomial problems, all-prefix fits and jax arrays use :mod:`estimators.classify._newton`
 (see :func:`estimators.logistic_fit` for the automatic choice).
+
+Examples
+--------
+>>> import numpy as np
+>>> X = np.array([[[-2.0], [-1.0], [1.0], [2.0]]]); y = np.array([[0.0, 1.0, 0.0, 1.0]])
+>>> theta = _newton_cg(np, X, y, np.ones((1, 4)), 1.0, penalize_intercept=False, tol=1e-10,
+...                    max_iter=50, fn="demo", low_dtype=np.float32, unit_weights=True)
+>>> theta.round(4)  # [coef, intercept], as logistic_fit's example
+array([[[0.2905, 0.    ]]])
 """
 
 from __future__ import annotations
@@ -49,7 +58,7 @@ import warnings
 
 import numpy as np
 
-from ..validation import library_name, matrix_transpose as _mT
+from ..validation import library_name, matrix_transpose as _mT, solve_triangular
 from ._base import softplus
 from ._newton import _LOW_MAX, _add_diagonal, _augment, _norm, _weighted_gram
 
@@ -98,9 +107,7 @@ def _preconditioner_inverse(xp, Xh, s, lam, S, unit_weights):
     else:
         G = _weighted_gram(xp, Xh, xp.astype(s[..., None], dtype), None)
     M = _add_diagonal(xp, G * 0.25, xp.astype(lam, dtype))  # (b, d1, d1); the 1/S is applied outside
-    diag = xp.stack([M[..., i, i] for i in range(M.shape[-1])], axis=-1) if library_name(M) not in (
-        "numpy", "torch") else (M.diagonal(axis1=-2, axis2=-1) if library_name(M) == "numpy"
-                                else M.diagonal(dim1=-2, dim2=-1))  # fmt: skip
+    diag = xp.linalg.diagonal(M)
     if not bool(xp.all(xp.isfinite(diag) & (diag > 0))):
         return None
     r = 1.0 / xp.sqrt(diag)
@@ -119,8 +126,6 @@ def _preconditioner_inverse(xp, Xh, s, lam, S, unit_weights):
         except np.linalg.LinAlgError:
             return None
         eye = np.broadcast_to(np.eye(M.shape[-1], dtype=dtype), M.shape)
-        from ..validation import solve_triangular
-
         Linv = solve_triangular(xp, L, eye, lower=True)
         Minv = _mT(Linv) @ Linv
     Minv = Minv * r[..., :, None] * r[..., None, :]
