@@ -8,9 +8,9 @@
 # the checkout. The shared settings are [tool.mutmut] in pyproject.toml; this script adds the files to
 # mutate (MUTATE, overridable) and the module's tests. One worker, nice -n 15, one BLAS thread, the
 # derandomized hypothesis profile (HYPOTHESIS_PROFILE=ci).
-# Prints the counts and the score = (killed + timeout + segfault) / (checked - skipped).
+# Prints the counts and the score = (killed + timeout + segfault) / (checked - skipped) (scripts/mutation_score.py).
 # SAMPLE=N checks a fixed-seed random sample of N mutants instead of all of them; NAMES=FILE checks the
-# mutants listed in FILE (the survivors of an earlier run: `grep survived results.txt`).
+# mutants listed in FILE (the survivors of an earlier run: DIR/survivors.txt).
 set -euo pipefail
 
 module=${1:?usage: scripts/mutation.sh linear|bayes|classify [COMMIT]}
@@ -85,16 +85,5 @@ elif [ -n "${NAMES:-}" ]; then
   echo "${#names[@]} mutants from $NAMES"
 fi
 nice -n 15 "$python" -m mutmut run --max-children 1 "${names[@]}" > run.log 2>&1 || { tail -40 run.log; exit 1; }
-nice -n 15 "$python" -m mutmut results --all true > results.txt || true
-"$python" - "$module" "$sha" "$(( $(date +%s) - start ))" <<'PY'
-import collections, json, sys
-from pathlib import Path
-from mutmut.stats import status_by_exit_code
-codes = {k: v for f in Path("mutants").rglob("*.meta") for k, v in json.loads(f.read_text())["exit_code_by_key"].items()}
-n = collections.Counter(status_by_exit_code[v] for v in codes.values() if v is not None)
-detected = n["killed"] + n["timeout"] + n["segfault"]  # a mutant that hangs or crashes the tests is caught
-scored = sum(n.values()) - n["skipped"]  # survivors, mutants no test reaches and suspicious ones count against
-print(f"{sys.argv[1]} @ {sys.argv[2][:10]}: checked {sum(n.values())} of {len(codes)}: " + ", ".join(f"{k} {v}" for k, v in sorted(n.items()))
-      + f"; score {100 * detected / max(scored, 1):.1f}% ({sys.argv[3]} s)")
-PY
-echo "survivors: grep survived $work/results.txt; show one: (cd $work && $python -m mutmut show NAME)"
+"$python" "$root/scripts/mutation_score.py" "$work" "$module @ ${sha:0:10} ($(( $(date +%s) - start )) s): "
+echo "survivors: $work/survivors.txt; show one: (cd $work && $python -m mutmut show NAME)"
