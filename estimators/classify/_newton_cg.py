@@ -154,6 +154,8 @@ def _newton_cg(xp, X, y, s, C, *, penalize_intercept, tol, max_iter, fn, low_dty
     lam = xp.asarray(lam_vals, dtype=X.dtype, device=device)
     itemsize = 4 if low_dtype is not None else X.dtype.itemsize if hasattr(X.dtype, "itemsize") else 8
     chunk = max(1, _CHUNK_BYTES // (m * d1 * itemsize))
+    if library_name(X) == "torch" and X.device.type != "cpu":
+        chunk = B  # the cache argument is a CPU one: an accelerator takes every problem at once
     tol = max(tol, math.sqrt(float(xp.finfo(X.dtype).eps)))
     parts, n_bad, worst = [], 0, 0.0
     for start in range(0, B, chunk):
