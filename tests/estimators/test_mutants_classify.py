@@ -185,3 +185,11 @@ def test_batched_predictions_equal_per_prompt_predictions_when_classes_and_featu
             single = fit(X[b], y[b])
             np.testing.assert_array_equal(predict(batched, Xq)[b], predict(single, Xq[b]))
             np.testing.assert_allclose(proba(batched, Xq)[b], proba(single, Xq[b]), rtol=1e-12)
+
+
+def test_fitted_parameters_and_queries_from_different_libraries_are_a_type_error():
+    torch = pytest.importorskip("torch")
+    X, y = _data(14)
+    for fit, proba in ((gaussian_nb_fit, gaussian_nb_predict_proba), (bernoulli_nb_fit, bernoulli_nb_predict_proba)):
+        with pytest.raises(TypeError, match=rf"^{proba.__name__}\b"):
+            proba(fit(X, y), torch.from_numpy(X))
