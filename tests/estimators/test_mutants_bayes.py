@@ -172,3 +172,12 @@ def test_a_gaussian_prior_has_no_weights_and_reprs_name_the_sizes():
     assert repr(GaussianPrior.isotropic(4)) == "GaussianPrior(d=4)"
     assert repr(MixturePrior([GaussianPrior.isotropic(2)] * 3, [0.2, 0.3, 0.5])) == "MixturePrior(d=2, n_components=3)"
     assert repr(FinitePrior(np.ones((5, 2)))) == "FinitePrior(M=5, d=2)"
+
+
+def test_an_integer_pool_is_a_float64_pool():
+    pool = np.array([[1, 0, 2], [0, 1, -1]])
+    prior, ref = FinitePrior(pool), FinitePrior(pool.astype(float))
+    assert prior.pool.dtype == np.float64
+    assert prior.sample(4, np.random.default_rng(0)).dtype == np.float64
+    X, y = _prompt(15)
+    np.testing.assert_array_equal(prior.predict_prefixes(X, y, 0.5), ref.predict_prefixes(X, y, 0.5))
