@@ -72,6 +72,7 @@ SCHEDULES = ("constant", "cosine", "wsd")
 TOKEN_FORMATS = ("garg", "split", "pairs")
 DEVICES = ("auto", "cpu", "cuda")
 HEADS = ("mean", "gaussian", "bar")
+GAUSSIAN_LOSSES = ("nll", "faithful")  # training objectives of the "gaussian" head (icl.heads.GaussianHead)
 AMP_DTYPES = ("float32", "bfloat16")
 MAX_SEED = 2**63 - 1  # torch.manual_seed takes a 64-bit integer
 
@@ -97,6 +98,7 @@ class ModelConfig:
     token_format: str = "garg"  # "garg": x, [y, 0, ..., 0]; "split": [x, 0], [0, ..., 0, y]; "pairs": [x, 0], [x, y]
     head: str = "mean"  # read-out: "mean" (squared error), "gaussian" (mean, log-variance; Gaussian NLL), "bar" (Riemann)
     n_bins: int = 100  # bins of the "bar" head, edges at quantiles of the task's prior predictive of y
+    gaussian_loss: str = "nll"  # "gaussian" head: "nll", or "faithful" (Stirn et al. 2023: the mean by squared error)
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,8 @@ _HASH_EXCLUDED = {"train.device", "train.compile", "train.log_every", "train.che
 
 # Fields added after runs and figure caches were first published: written (and hashed) only when they
 # differ from their default, so every config that predates them keeps its dict, hash and run folder.
-_OMITTED_AT_DEFAULT = {"model.head": "mean", "model.n_bins": 100, "train.log": ("jsonl",)}
+_OMITTED_AT_DEFAULT = {"model.head": "mean", "model.n_bins": 100, "model.gaussian_loss": "nll",
+                       "train.log": ("jsonl",)}
 
 
 # ----------------------------------------------------------------------------------------
@@ -222,6 +225,10 @@ def _validate(cfg: RunConfig) -> None:
     _require(m.n_bins >= 3, "model.n_bins", f"must be >= 3 (two tail bins and at least one inside), got {m.n_bins}")
     _require(m.head == "bar" or m.n_bins == _OMITTED_AT_DEFAULT["model.n_bins"], "model.n_bins",
              f"applies to model.head = 'bar' only, but model.head is {m.head!r}")
+    _require(m.gaussian_loss in GAUSSIAN_LOSSES, "model.gaussian_loss",
+             f"must be one of {', '.join(GAUSSIAN_LOSSES)}, got {m.gaussian_loss!r}")
+    _require(m.head == "gaussian" or m.gaussian_loss == _OMITTED_AT_DEFAULT["model.gaussian_loss"], "model.gaussian_loss",
+             f"applies to model.head = 'gaussian' only, but model.head is {m.head!r}")
     _require(set(tr.log) <= {"jsonl", "tensorboard"} and "jsonl" in tr.log and len(set(tr.log)) == len(tr.log),
              "train.log", f"must list 'jsonl' (metrics.jsonl, which resume reads) and optionally 'tensorboard', "
              f"each once, got {list(tr.log)}")
@@ -267,7 +274,7 @@ def config_from_dict(data: dict) -> RunConfig:
 def config_to_dict(cfg: RunConfig) -> dict:
     """Nested plain dicts (JSON- and TOML-able) of a config; inverse of :func:`config_from_dict`.
 
-    The fields of ``_OMITTED_AT_DEFAULT`` (``model.head``, ``model.n_bins``) appear only when they
+    The fields of ``_OMITTED_AT_DEFAULT`` (``model.head``, ``model.n_bins``, ``model.gaussian_loss``) appear only when they
     differ from their default, so a config written before they existed has the same dict and hash.
     """
     data = dataclasses.asdict(cfg)

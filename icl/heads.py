@@ -154,6 +154,9 @@ class MeanHead(nn.Module):
         super().__init__()
         self.width = n_out
 
+    def read(self, read_out: nn.Linear, h: torch.Tensor) -> torch.Tensor:
+        return self.output(read_out(h))
+
     def output(self, raw: torch.Tensor) -> torch.Tensor:
         return raw[..., 0] if self.width == 1 else raw  # (B, n) or logits (B, n, n_out)
 
@@ -174,10 +177,38 @@ class MeanHead(nn.Module):
 
 
 class GaussianHead(nn.Module):
-    """A mean and a log-variance per position (clamped to ``LOGVAR_RANGE``), trained with the Gaussian NLL."""
+    """A mean and a log-variance per position (clamped to ``LOGVAR_RANGE``), trained with the Gaussian NLL.
+
+    ``loss`` (``model.gaussian_loss``) picks the objective:
+
+    - ``"nll"``: 0.5 (log 2 pi + log s^2 + (y - m)^2 / s^2). Its gradient in the mean is
+      (m - y) / s^2: where the predicted variance is large (short prefixes, early training) the
+      mean learns slowly, and the variance's gradient shapes the shared transformer as well;
+    - ``"faithful"`` (Stirn et al. 2023, "Faithful heteroscedastic regression with neural
+      networks", Sec. 3): (y - m)^2 + the NLL of (sg(m), s^2), with the log-variance read from
+      sg(h), the transformer's last hidden state with no gradient (``sg``: stop-gradient). The
+      transformer and the mean then get exactly the mean head's squared-error gradient, and the
+      variance is fitted on top, s^2 -> E[(y - m)^2 | context]; at the optimum (m, s^2) are the
+      mean and the variance of the posterior predictive. The logged loss is this sum, not the NLL.
+    """
 
     distributional = True
     width = 2
+
+    def __init__(self, loss: str = "nll"):
+        super().__init__()
+        if loss not in ("nll", "faithful"):
+            raise ValueError(f"GaussianHead: loss must be 'nll' or 'faithful', got {loss!r}")
+        self.objective = loss
+
+    def read(self, read_out: nn.Linear, h: torch.Tensor) -> torch.Tensor:
+        """``read_out(h)``; with the faithful objective the log-variance row sees ``h`` without gradient."""
+        if self.objective == "nll":
+            return self.output(read_out(h))
+        w, b = read_out.weight, read_out.bias
+        mean = F.linear(h, w[:1], None if b is None else b[:1])
+        log_var = F.linear(h.detach(), w[1:], None if b is None else b[1:])
+        return self.output(torch.cat([mean, log_var], dim=-1))
 
     def output(self, raw: torch.Tensor) -> torch.Tensor:
         return torch.stack([raw[..., 0], raw[..., 1].clamp(*LOGVAR_RANGE)], dim=-1)  # (B, n, 2)
@@ -190,8 +221,12 @@ class GaussianHead(nn.Module):
         return Gaussian(out[..., 0], torch.exp(out[..., 1]))
 
     def loss(self, out: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
-        """Mean of 0.5 (log 2 pi + log s^2 + (y - m)^2 / s^2) over prompts and positions."""
-        return -self.distribution(out.float()).log_prob(ys.float()).mean()
+        """The mean over prompts and positions of the objective above (``"nll"``: the NLL itself)."""
+        out, ys = out.float(), ys.float()
+        if self.objective == "nll":
+            return -self.distribution(out).log_prob(ys).mean()
+        detached = torch.stack([out[..., 0].detach(), out[..., 1]], dim=-1)
+        return ((ys - out[..., 0]) ** 2 - self.distribution(detached).log_prob(ys)).mean()
 
 
 class BarHead(nn.Module):
@@ -213,6 +248,9 @@ class BarHead(nn.Module):
             raise ValueError(f"BarHead: edges must be {n_bins + 1} increasing numbers, got shape {tuple(edges.shape)}")
         self.width = n_bins
         self.register_buffer("edges", edges)  # (K + 1,)
+
+    def read(self, read_out: nn.Linear, h: torch.Tensor) -> torch.Tensor:
+        return self.output(read_out(h))
 
     def output(self, raw: torch.Tensor) -> torch.Tensor:
         return raw  # logits (B, n, K)
@@ -241,7 +279,7 @@ def make_head(cfg: ModelConfig, n_out: int = 1, bar_edges: torch.Tensor | None =
     if n_out != 1:
         raise ValueError(f"GPT: model.head = {cfg.head!r} reads out one real y per position; n_out must be 1, got {n_out}")
     if cfg.head == "gaussian":
-        return GaussianHead()
+        return GaussianHead(cfg.gaussian_loss)
     if cfg.head == "bar":
         return BarHead(cfg.n_bins, bar_edges)
     raise ValueError(f"GPT: model.head must be 'mean', 'gaussian' or 'bar', got {cfg.head!r}")

@@ -251,7 +251,7 @@ class GPT(nn.Module):
         for i, block in enumerate(self.blocks):
             h = block(h, x_only=short and i == len(self.blocks) - 1)  # (B, T, C); the last: (B, n, C) when short
         h = h if short else x_positions(h)  # (B, n, C)
-        return self.head.output(self.read_out(self.ln_f(h)))  # (B, n, width) -> the head's shape
+        return self.head.read(self.read_out, self.ln_f(h))  # (B, n, width) -> the head's shape
 
     @torch.no_grad()
     def _evaluated(self, xs, ys):

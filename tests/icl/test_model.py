@@ -266,3 +266,34 @@ def test_quantile_edges_and_bad_edges():
 def test_distributional_heads_refuse_classification():
     with pytest.raises(ValueError, match="n_out must be 1"):
         GPT(ModelConfig(n_layer=1, n_head=2, n_embd=8, n_positions=5, head="gaussian"), n_dims=2, n_out=3)
+
+
+def test_faithful_gaussian_loss_gives_the_transformer_the_mean_heads_gradient():
+    """Stirn et al. 2023: with model.gaussian_loss = "faithful" every parameter below the read-out, and
+    the mean's row, gets exactly the mean head's squared-error gradient; the variance row learns only
+    from the NLL. With the plain NLL the transformer's gradient differs (it is scaled by 1 / s^2)."""
+    xs, ys = prompt(B=3, n=6)
+    grads = {}
+    for name, kw in {"mean": {"head": "mean"}, "faithful": {"head": "gaussian", "gaussian_loss": "faithful"},
+                     "nll": {"head": "gaussian"}}.items():
+        model = tiny(**kw)
+        if name != "mean":  # the mean head's trunk and read-out row: same weights as the mean model
+            ref = tiny(head="mean").state_dict()
+            state = {k: (torch.cat([ref[k], v[1:]]) if k.startswith("read_out") else ref[k])
+                     for k, v in model.state_dict().items()}
+            model.load_state_dict(state)
+        model.head.loss(model(xs, ys), ys).backward()
+        grads[name] = {k: p.grad.clone() for k, p in model.named_parameters()}
+    for k, g in grads["mean"].items():
+        torch.testing.assert_close(grads["faithful"][k][:1] if k.startswith("read_out") else grads["faithful"][k], g)
+    assert not torch.allclose(grads["nll"]["blocks.0.attn.c_attn.weight"], grads["mean"]["blocks.0.attn.c_attn.weight"])
+    assert float(grads["faithful"]["read_out.weight"][1].abs().sum()) > 0  # the variance row learns
+
+
+def test_gaussian_loss_is_validated():
+    from icl.config import ConfigError, config_from_dict
+
+    with pytest.raises(ConfigError, match="model.gaussian_loss"):
+        config_from_dict({"model": {"head": "gaussian", "gaussian_loss": "beta"}})
+    with pytest.raises(ConfigError, match="applies to model.head = 'gaussian' only"):
+        config_from_dict({"model": {"gaussian_loss": "faithful"}})
