@@ -9,7 +9,7 @@
 # mutate (MUTATE, overridable) and the module's tests. One worker, nice -n 15, one BLAS thread, the
 # derandomized hypothesis profile (HYPOTHESIS_PROFILE=ci).
 # Prints the counts and the score = (killed + timeout + segfault) / (checked - skipped) (scripts/mutation_score.py).
-# SAMPLE=N checks a fixed-seed random sample of N mutants instead of all of them; NAMES=FILE checks the
+# SAMPLE=N checks a random sample of N mutants (SEED=S picks it, default 0) instead of all of them; NAMES=FILE checks the
 # mutants listed in FILE (the survivors of an earlier run: DIR/survivors.txt).
 set -euo pipefail
 
@@ -66,8 +66,8 @@ echo "commit $sha, module $module, mutating [$mutate], tests [$tests]"
 start=$(date +%s)
 names=()
 if [ "${SAMPLE:-0}" -gt 0 ]; then
-  # A fixed-seed sample of SAMPLE mutants (seed 0 over the sorted names): generate them, then draw.
-  nice -n 15 "$python" - "$SAMPLE" > sample.txt <<'PY'
+  # A fixed-seed sample of SAMPLE mutants (SEED, default 0, over the sorted names): generate them, then draw.
+  nice -n 15 "$python" - "$SAMPLE" "${SEED:-0}" > sample.txt <<'PY'
 import json, random, sys
 from pathlib import Path
 from mutmut.__main__ import copy_also_copy_files, copy_src_dir, create_mutants
@@ -75,7 +75,7 @@ from mutmut.utils.file_utils import setup_source_paths
 Path("mutants").mkdir(exist_ok=True)
 copy_src_dir(); copy_also_copy_files(); setup_source_paths(); create_mutants(1)
 keys = sorted(k for f in Path("mutants").rglob("*.meta") for k in json.loads(f.read_text())["exit_code_by_key"])
-print("\n".join(sorted(random.Random(0).sample(keys, min(int(sys.argv[1]), len(keys))))))
+print("\n".join(sorted(random.Random(int(sys.argv[2])).sample(keys, min(int(sys.argv[1]), len(keys))))))
 PY
   mapfile -t names < <(grep -v '^ ' sample.txt | grep mutmut_)
   echo "sample of ${#names[@]} mutants (sample.txt)"
