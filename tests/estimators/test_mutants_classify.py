@@ -48,7 +48,8 @@ def _data(seed=0, m=40, d=3, C=3):
 )
 def test_a_bad_value_names_the_function_and_the_parameter(call, exc, param):
     X, y = _data()
-    with pytest.raises(exc, match=rf"^\w+_nb_\w+\b.*\b{param}\b"):
+    where = call.__code__.co_names[0]  # the function the lambda calls
+    with pytest.raises(exc, match=rf"^{where}: .*\b{param}\b"):
         call(X, y)
 
 
@@ -167,7 +168,7 @@ def test_extreme_log_likelihoods_stay_normalised():
 def test_prefix_functions_name_the_parameter_in_errors(call, param):
     X = np.random.default_rng(12).standard_normal((6, 2))
     y = np.array([0, 1, 0, 1, 0, 1])
-    with pytest.raises(ValueError, match=r"^(gaussian|bernoulli)_\w+: "):
+    with pytest.raises(ValueError, match=rf"^{call.__code__.co_names[0]}: "):
         call(X, y)
     with pytest.raises(ValueError, match=rf"\b{param}\b"):
         call(X, y)
