@@ -183,3 +183,13 @@ def test_a_float32_pool_is_kept_in_float64():
     assert prior.sample(4, np.random.default_rng(0)).dtype == np.float64
     X, y = _prompt(15)
     np.testing.assert_allclose(prior.predict_prefixes(X, y, 0.5), FinitePrior(pool.astype(float)).predict_prefixes(X, y, 0.5), rtol=1e-12)
+
+
+def test_a_component_of_weight_zero_does_not_limit_the_noiseless_density():
+    """A zero-weight rank-1 component is not in the prior: with noise = 0 the density of 2 points exists."""
+    full = GaussianPrior.isotropic(3)
+    mix = MixturePrior([full, GaussianPrior(np.zeros(3), np.diag([1.0, 0.0, 0.0]))], [1.0, 0.0])
+    X, y = _prompt(16, n=2)
+    np.testing.assert_allclose(mix.log_predictive_prefixes(X, y, 0.0), full.log_predictive_prefixes(X, y, 0.0), rtol=1e-9)
+    with pytest.raises(ValueError, match=r"noise"):
+        MixturePrior(mix.components, [0.5, 0.5]).log_predictive_prefixes(X, y, 0.0)
