@@ -54,8 +54,14 @@ def logsumexp(xp, a: Any, axis: int = -1, keepdims: bool = False) -> Any:
 
 
 def log_normalize(xp, joint: Any) -> Any:
-    """Log-probabilities from joint log-likelihoods (..., C): ``joint - logsumexp(joint)``."""
-    return joint - logsumexp(xp, joint, axis=-1, keepdims=True)
+    """Log-probabilities from joint log-likelihoods (..., C): ``joint - logsumexp(joint)``.
+
+    Computed as ``(joint - max) - log sum exp(joint - max)``: the shift first, so that joint
+    log-likelihoods of size 1e40 (an extreme feature) keep the O(1) differences between classes
+    that ``joint - logsumexp(joint)`` would round away.
+    """
+    shifted = joint - xp.max(joint, axis=-1, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
 
 
 def safe_log(xp, a: Any) -> Any:

@@ -202,7 +202,6 @@ def test_logistic_prefixes_solves_a_float32_prompt_that_float64_solves():
     assert np.all(np.isfinite(probs))
 
 
-@pytest.mark.xfail(strict=True, reason="classify's log_normalize subtracts a logsumexp of size ~1e40: log 2 is lost")
 def test_gaussian_nb_probabilities_sum_to_one_when_a_class_variance_is_the_smoothing_alone():
     xs = np.array([[[1.8154252e-17], [0.0], [1.0]]])  # class 0 has one point: its variance is var_smoothing * var(x)
     probs = E.gaussian_nb_prefixes(xs, np.array([[0, 1, 1]]), n_classes=2)
