@@ -24,7 +24,9 @@ def test_tiny_preset_end_to_end(tmp_path):
         assert c["verdict"] in ("holds", "fails", "undetermined", "uninformative") and "\n" not in c["statement"]
         assert len(c["interval"]) == 2 and c["controls"] and c["holds"] == (c["verdict"] == "holds")
     prov = on_disk["provenance"]
-    assert len(prov["runs"]) == 11 and len({r["config_hash"] for r in prov["runs"]}) == 11
+    n_runs = 11 + 2 * (len(bg.PRESETS["tiny"]["mse_seeds"]) - 1)  # + a Gaussian and a mean head per extra seed
+    assert len(prov["runs"]) == n_runs and len({r["config_hash"] for r in prov["runs"]}) == n_runs
+    assert {r["seed"] for r in prov["runs"]} == set(bg.PRESETS["tiny"]["mse_seeds"])
     assert {r["config"]["model"].get("head", "mean") for r in prov["runs"]} == {"mean", "gaussian", "bar"}
     assert prov["resolved"]["resolved_runs"]["gp/bar"]["task"]["name"] == "gp"
     res = doc["results"]
@@ -71,7 +73,7 @@ def _linear_results(head_like: dict[str, str], n_prompts: int = 2000, seed: int 
         lp[head], pit[head] = lp[like], pit[like]
     pit.pop("bayes")
     means = {"bayes": mean, "gaussian": mean, "bar": mean, "mean": mean, "zero": np.zeros_like(ys),
-             "averaging": averaging_prefixes(xs, ys)}
+             "averaging": averaging_prefixes(xs, ys), **{f"{h}@{s}": mean for h in ("gaussian", "mean") for s in (1, 2)}}
     return {"linear": {"d": d, "n": n, "noise": noise, "y2": d + noise, "task": "linear", "const_var": const,
                        "mean_noise_source": "Bayes mean", "ys": ys, "log_prob": lp, "pit": pit, "mean": means}}
 
@@ -112,10 +114,36 @@ def test_exact_gap_to_itself_is_zero_and_the_summary_reports_it():
     assert "nats above Bayes" in text and "Gaussian - mean head +0.0000" in text
 
 
+def test_mse_claim_is_undetermined_when_training_seeds_disagree():
+    """The units of the Gaussian-vs-mean-head claim are training seeds: one seed's model may sit 0.07 above
+    its mean head and another's 0.09 below (measured at the quick budget); three such seeds decide nothing."""
+    results = _linear_results({"gaussian": "bayes", "bar": "bayes"}, n_prompts=200)
+    lin = results["linear"]
+    exact, y2 = lin["mean"]["bayes"], lin["y2"]
+    shifted = {excess: exact + np.sqrt(excess * y2) for excess in (0.07, 0.09)}  # adds ~excess to the normalised error
+    lin["mean"].update({"gaussian": shifted[0.07], "gaussian@1": shifted[0.07], "mean@2": shifted[0.09]})
+    diffs = bg._seed_differences(lin)["gaussian"]
+    assert diffs.shape == (3,) and diffs[0] > 0.05 and diffs[2] < -0.05
+    claim = next(c for c in bg.claims(results, bg.PRESETS["quick"]) if c.name.endswith("mse_equals_mean_head"))
+    record = claim.evaluate()
+    assert record["verdict"] == "undetermined" and record["interval"][0] == 0.0 and record["interval"][1] > 0.1
+
+
+def test_abs_mean_interval_is_the_image_of_the_t_interval():
+    value, lo, hi = bg._abs_mean_interval(np.array([1.0, 2.0, 3.0]))
+    half = 4.302652729911275 * 1.0 / np.sqrt(3)  # t_{0.975, 2} * sd / sqrt(3)
+    assert value == 2.0 and np.isclose(hi, 2.0 + half)
+    assert lo == 0.0  # 2 - 2.48 < 0 < 2 + 2.48: the interval of the mean straddles 0
+    assert bg._abs_mean_interval(np.array([-1.0, -1.1, -0.9]))[1:] == pytest.approx((1.0 - 0.2484, 1.0 + 0.2484), abs=1e-3)
+    assert bg._abs_mean_interval(np.array([0.5]))[1:] == (0.0, float("inf"))  # one seed: no interval
+
+
 def test_presets_resolve_to_valid_run_configs():
     for name, params in bg.PRESETS.items():
         runs = bg.resolve(params)["resolved_runs"]
-        assert len(runs) == len(params["priors"]) * len(params["heads"]) + len(params["mean_head_priors"]), name
+        assert len(runs) == len(params["priors"]) * len(params["heads"]) + len(params["mean_head_priors"]) + 2 * (
+            len(params["mse_seeds"]) - 1), name
+        assert runs["linear/gaussian@1"]["seed"] == 1 and runs["linear/gaussian@1"]["model"]["gaussian_loss"] == "faithful"
         assert runs["linear/bar"]["model"]["head"] == "bar" and runs["linear/bar"]["model"].get("n_bins", 100) == params["n_bins"]
         assert "head" not in runs["linear/mean"]["model"]  # the mean head: the default, left out of the dict
         assert all(r["task"]["noise"] > 0 for r in runs.values()), name  # every prior has a density
