@@ -389,14 +389,21 @@ def _newton(
         fresh = step is None
         if fresh:
             at_zero = it == 0 and unit_weights
-            for _precision in range(2):
+            for _precision in range(3):
                 if Xh is None:
                     Xh = _augment(xp, X, hessian_dtype if low else X.dtype)
                 H = _hessian(xp, Xh, P, s, lam, binary=binary, fix_intercept=fix_intercept, at_zero=at_zero, work=work)
                 F = _factor(xp, H)
-                if not (fallback and low and F[0] == "lu"):
+                if F[0] != "lu":
                     break
-                low, Xh, work = False, None, {}  # not positive definite in low precision: use X's
+                if fallback and low:
+                    low, Xh, work = False, None, {}  # not positive definite in low precision: use X's
+                elif Xh.dtype == xp.float32 and not early:
+                    # float32 data whose Hessian is not positive definite in float32 (the penalty rounded
+                    # away beside entries of size 1e8): this and later Hessians are formed in float64
+                    Xh, work = _augment(xp, X, xp.float64), {}
+                else:
+                    break
             step = -_solve_factored(xp, F, g_flat)
             n_fresh += 1
         step = xp.reshape(step, theta.shape)  # (..., K, d+1)
