@@ -49,7 +49,7 @@ def _sequential_predictions(xp, C, r, fn, what):
     return _strictly_lower_times(xp, L, z)
 
 
-def _in_float64(xp, compute, xs, ys, fn):
+def _in_float64(xp, compute, xs, ys, fn, overflow=""):
     """``compute(xs, ys)`` run on float64 copies of low-precision prompts, returned in the input's dtype.
 
     Every all-prefix function of this module computes in float64: for Gaussian prompts with n = 41,
@@ -57,13 +57,16 @@ def _in_float64(xp, compute, xs, ys, fn):
     1e7, so a float32 Cholesky refuses ordinary prompts and loses accuracy near k = d; the prefix sums
     of gradient descent and averaging add up to n d float32 terms, and nearly tied k-NN distances
     can swap neighbours. The cost is a float64 copy of the prompt; the answer is rounded once to
-    the input's dtype; an answer beyond that dtype's range is a ``ValueError``, not an infinity.
+    the input's dtype; an answer beyond that dtype's range is a ``ValueError``, not an infinity, and so
+is a sum or iteration that overflows float64 itself (``overflow`` says why).
     (jax without x64 keeps float32: its ``astype`` cannot widen.)
     """
     wide = xp.astype(xs, xp.float64)
+    out = compute(xs, ys) if wide.dtype == xs.dtype else compute(wide, xp.astype(ys, xp.float64))
+    if overflow and not bool(xp.all(xp.isfinite(out))):
+        raise ValueError(f"{fn}: some prediction is not finite in float64: {overflow}")
     if wide.dtype == xs.dtype:
-        return compute(xs, ys)
-    out = compute(wide, xp.astype(ys, xp.float64))
+        return out
     narrow = xp.astype(out, xs.dtype)
     if not bool(xp.all(xp.isfinite(narrow))):  # finite in float64 (checked by compute), too large for xs.dtype
         raise ValueError(
@@ -237,7 +240,9 @@ def gd_prefixes(xs: Any, ys: Any, lr: float, steps: int) -> Any:
     xp = check_prompt(xs, ys, fn="gd_prefixes")
     lr = check_nonnegative(lr, "lr", fn="gd_prefixes")
     steps = check_int(steps, "steps", fn="gd_prefixes", minimum=0)
-    return _in_float64(xp, lambda a, b: _gd_float64(xp, a, b, lr, steps), xs, ys, "gd_prefixes")
+    return _in_float64(xp, lambda a, b: _gd_float64(xp, a, b, lr, steps), xs, ys, "gd_prefixes",
+                       "gradient descent diverged or its sums overflowed; lower lr (below 2 / the largest "
+                       "eigenvalue of X^T X / k) or rescale xs and ys")
 
 
 def _gd_float64(xp, xs, ys, lr, steps):
@@ -274,7 +279,8 @@ def averaging_prefixes(xs: Any, ys: Any) -> Any:
     array([0., 2., 3.])
     """
     xp = check_prompt(xs, ys, fn="averaging_prefixes")
-    return _in_float64(xp, lambda a, b: _averaging_float64(xp, a, b), xs, ys, "averaging_prefixes")
+    return _in_float64(xp, lambda a, b: _averaging_float64(xp, a, b), xs, ys, "averaging_prefixes",
+                       "the prefix sums of y_i x_i overflowed; rescale xs and ys")
 
 
 def _averaging_float64(xp, xs, ys):

@@ -15,10 +15,7 @@ from tests.estimators import battery
 
 #: Known failures in modules this battery does not fix, each a strict xfail: fixing one makes its
 #: test XPASS and fail, so the entry must then be removed here.
-KNOWN = {
-    "averaging_prefixes": "linear._prefixes: xs and ys of scale 1e150 overflow the prefix sums to inf (silent)",
-    "gd_prefixes": "linear._prefixes: xs of scale 1e150 diverges to inf without an error naming lr (silent)",
-}
+KNOWN: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
