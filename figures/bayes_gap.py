@@ -110,7 +110,7 @@ PRESETS = {
                 "train.steps": 20, "train.batch_size": 16, "train.warmup": 5, "train.eval_prompts": 16,
                 "train.checkpoint_every": 20, "train.device": "cpu"},
     },
-    # CPU minutes: 11 small runs (5 priors x 2 heads + the mean head on dense linear regression)
+    # CPU minutes: 15 small runs (5 priors x 2 heads, the mean head on dense linear regression, 2 more seeds of both)
     "quick": {
         "seed": 0, "priors": _QUICK_PRIORS, "heads": ["gaussian", "bar"], "mean_head_priors": ["linear"],
         "n_bins": 100, "gaussian_loss": "faithful", "mse_seeds": [0, 1, 2], "eval_prompts": 2000, "calib_prompts": 2000, "pit_bins": 10,

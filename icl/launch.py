@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from icl.checkpoint import list_checkpoints  # no torch at import: ``icl --help`` declares the arguments below
-from icl.errors import ConfigError
+from icl.errors import ConfigError, TrainingInterrupted
 
 if TYPE_CHECKING:
     from icl.config import RunConfig
@@ -167,7 +167,7 @@ def _train_task(config: dict, run_dir: str, threads: int) -> str:
         fh.write(json.dumps(attempt) + "\n")
     try:
         train(config_from_dict(config), folder, progress=False)
-    except KeyboardInterrupt as err:  # icl.errors.TrainingInterrupted (SIGTERM / SIGINT): the checkpoint is written
+    except TrainingInterrupted as err:  # SIGTERM / SIGINT: the checkpoint is written; Ray may retry
         raise RunInterrupted(f"{folder.name}: {err}") from None
     return run_dir
 
@@ -248,7 +248,7 @@ class RayLauncher:
                     try:
                         ray.get(ref)
                     except Exception as err:  # noqa: BLE001 - reported with its run below
-                        failed.append(f"{run_dir.name}: {type(err).__name__}: {str(err).strip().splitlines()[-1]}")
+                        failed.append(f"{run_dir.name}: {type(err).__name__}: {(str(err).strip().splitlines() or [''])[-1]}")
                     bar.update(1)
                 bar.set_postfix_str(" ".join(f"{d.name}:{_checkpoint_step(d)}" for d in pending.values()))
         finally:

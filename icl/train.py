@@ -442,8 +442,8 @@ def _train_locked(cfg: RunConfig, run_dir: Path, proc: _Proc, task: Task, max_st
     stop = tc.steps if max_steps is None else min(tc.steps, max_steps)
     net, autocast = _wrap(state.model, tc, proc)
 
-    metrics = open(run_dir / "metrics.jsonl", "a") if proc.rank == 0 else None
     sinks = open_sinks(tc.log, run_dir) if proc.rank == 0 else []  # train.log beyond metrics.jsonl (icl.sinks)
+    metrics = open(run_dir / "metrics.jsonl", "a") if proc.rank == 0 else None  # after the sinks: none leaks
     bar = tqdm(total=stop, initial=state.step, disable=not (proc.progress and proc.rank == 0), desc="train",
                file=sys.stderr)
     t0, elapsed0, last_good = time.perf_counter(), state.elapsed_s, None

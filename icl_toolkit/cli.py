@@ -63,8 +63,8 @@ class Command:
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--preset", help="preset name (see `icl presets`), e.g. linear-quick; with --launcher ray "
-                     "a comma-separated list trains each")
+    src.add_argument("--preset", help="preset name (see `icl presets`), e.g. linear-quick; a comma-separated list "
+                     "trains each (one after another, or as Ray tasks with --launcher ray)")
     src.add_argument("--config", help="a TOML file, or a run's config.json")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config value, e.g. --set model.n_layer=4 (repeatable)")

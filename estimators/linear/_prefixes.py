@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..validation import check_int, check_nonnegative, check_prompt, matrix_transpose as _mT, solve, solve_triangular
+from ..validation import _is_traced, check_int, check_nonnegative, check_prompt, matrix_transpose as _mT, solve, solve_triangular
 from ._closed_form import _eye, _sq_dist
 
 __all__ = ["ols_prefixes", "ridge_prefixes", "gd_prefixes", "averaging_prefixes", "knn_prefixes"]
@@ -63,6 +63,8 @@ is a sum or iteration that overflows float64 itself (``overflow`` says why).
     """
     wide = xp.astype(xs, xp.float64)
     out = compute(xs, ys) if wide.dtype == xs.dtype else compute(wide, xp.astype(ys, xp.float64))
+    if _is_traced(out):  # under jax.jit: no concrete values to check
+        return out if wide.dtype == xs.dtype else xp.astype(out, xs.dtype)
     if overflow and not bool(xp.all(xp.isfinite(out))):
         raise ValueError(f"{fn}: some prediction is not finite in float64: {overflow}")
     if wide.dtype == xs.dtype:

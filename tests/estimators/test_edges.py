@@ -205,3 +205,12 @@ def test_an_answer_beyond_float32_is_a_named_error_not_an_infinity():
     xs, ys = np.array([[[4.7019774e-38], [4.0]]], dtype=np.float32), np.array([[4.0, 0.0]], dtype=np.float32)
     with pytest.warns(RuntimeWarning), pytest.raises(ValueError, match="ols_prefixes: .* overflows float32"):
         E.ols_prefixes(xs, ys)  # the float64 answer is 3.4e38, above float32's largest value
+
+
+def test_prefix_functions_run_under_jax_jit():
+    jax = pytest.importorskip("jax")
+    xs = np.random.default_rng(0).standard_normal((2, 6, 3)).astype(np.float32)
+    ys = xs.sum(-1)
+    for fn in (lambda a, b: E.averaging_prefixes(a, b), lambda a, b: E.gd_prefixes(a, b, 0.1, 3)):
+        got = jax.jit(fn)(jax.numpy.asarray(xs), jax.numpy.asarray(ys))
+        np.testing.assert_allclose(np.asarray(got), fn(xs, ys), rtol=1e-4, atol=1e-5)
