@@ -50,8 +50,12 @@ LAUNCH_LOG = "launch.jsonl"  # one line per task start: host, pid, start step, t
 
 
 def _checkpoint_step(run_dir: Path) -> int:
-    """Step of the newest checkpoint file (from its name ``checkpoint-<step>.pt``; 0 when none)."""
-    found = list_checkpoints(run_dir)
+    """Step of the newest checkpoint written whole: ``checkpoint-<step>.pt`` with its manifest (0 when none).
+
+    The manifest is written after the checkpoint (``icl.checkpoint.write_with_manifest``), so a
+    file without one was torn and does not count as the run's progress.
+    """
+    found = [p for p in list_checkpoints(run_dir) if p.with_suffix(".json").is_file()]
     return int(found[0].stem.split("-")[1]) if found else 0
 
 
