@@ -143,8 +143,28 @@ class _Prior(PredictiveMethods, abc.ABC):
         """
         fn = f"{type(self).__name__}.predict_prefixes"
         xp, xw, yw, batch, noise = self._prepare(xs, ys, noise, fn)
-        out = self._run(xw, yw, noise, fn)
-        return xp.astype(xp.reshape(out["pred"], batch + (xw.shape[1],)), xs.dtype, copy=False)
+        pred = self._run(xw, yw, noise, fn)["pred"]
+        if noise == 0 and self._rank == self.d and xw.shape[1] > self.d:
+            pred = self._least_squares_tail(xp, xw, yw, pred)
+        return xp.astype(xp.reshape(pred, batch + (xw.shape[1],)), xs.dtype, copy=False)
+
+    def _least_squares_tail(self, xp, xw, yw, pred):
+        """Noiseless, every component's covariance of full rank: from k = d on, the least-squares fit.
+
+        Once the first k >= d points span R^d, the noiseless posterior of every full-rank Gaussian
+        component concentrates on the least-squares solution of those points, whatever its prior
+        mean and covariance (the noise -> 0 limit of ridge), so the mixture's mean is that fit.
+        ``ols_prefixes`` computes it without the engine's noise floor, whose ridge bias grows as
+        cond(X_d)^2 (4.7e-4 relative at k = d in 25,600 Gaussian prompts with n = 41, d = 20);
+        prompts whose first d points are linearly dependent keep the engine's values.
+        """
+        from ..linear import ols_prefixes
+
+        try:
+            ls = ols_prefixes(xw, yw)
+        except ValueError:
+            return pred
+        return xp.concat([pred[..., : self.d], xp.astype(ls[..., self.d:], pred.dtype)], axis=-1)
 
     def weights_prefixes(self, xs: Any, ys: Any, noise: float) -> Any:
         """Posterior weight of every component given the first k pairs, for every k.

@@ -58,9 +58,6 @@ def test_torch_float32_stays_float32_and_matches(name):
     np.testing.assert_allclose(got.numpy(), want, rtol=4 * EPS32, atol=4 * EPS32 * np.abs(want).max())
 
 
-@pytest.mark.xfail(strict=True, reason="the Gaussian prior's noiseless mean loses accuracy at k = d as cond(X_d) "
-                   "grows, in float64 too (2.4e-5 relative at cond 1e4; worst 4.7e-4 in 25,600 Gaussian prompts); "
-                   "ols_prefixes interpolates the square X_d by LU there")
 def test_noiseless_gaussian_prior_mean_at_k_equal_d_matches_least_squares():
     from benchmarks.float32_prefixes import ref_ols
     from estimators.bayes import GaussianPrior
