@@ -71,8 +71,10 @@ def _locked(run_dir: Path) -> bool:
     fd = os.open(path, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:
         return True
+    except OSError:  # no flock on this file system: nothing can be said from the lock
+        return False
     finally:
         os.close(fd)  # closing drops the shared lock taken above
     return False

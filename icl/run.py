@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import socket
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -168,7 +170,8 @@ def run_lock(run_dir: str | Path) -> Iterator[Path]:
 
     ``fcntl.flock(LOCK_EX | LOCK_NB)`` on ``run_dir/run.lock``, which then records the holder's
     pid, host and start time. The OS releases a flock when its process exits or crashes, so a
-    stale lock file never blocks a rerun. On a platform without ``fcntl`` (Windows) no lock is taken.
+    stale lock file never blocks a rerun. On a platform without ``fcntl`` (Windows) no lock is taken,
+    nor (with a warning) on a file system that refuses flock (ENOSYS / EOPNOTSUPP / ENOLCK).
 
     Raises
     ------
@@ -195,6 +198,14 @@ def run_lock(run_dir: str | Path) -> Iterator[Path]:
                 who = "a process that is still starting"
             raise RunLockedError(f"{run_dir} is being trained by another process ({who}); "
                                  "wait for it or stop it, or choose another --out") from None
+        except OSError as err:
+            if err.errno not in (errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOLCK):
+                raise
+            # a file system without flock (e.g. Lustre mounted without -o flock): train unlocked, say so
+            warnings.warn(f"{run_dir}: the file system does not support flock ({err.strerror}); training without "
+                          "the run-folder lock: do not start a second process on this folder", stacklevel=3)
+            yield run_dir
+            return
         info = {"pid": os.getpid(), "host": socket.gethostname(),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         os.ftruncate(fd, 0)

@@ -308,3 +308,22 @@ def test_memory_estimate_counts_parameters_exactly_and_activations():
                     + 16 * cfg.train.batch_size * tokens * cfg.model.n_embd * cfg.model.n_layer)
     assert n > 0 and train_memory_bytes(cfg, n_dims=cfg.task.d) == expected
     assert train_memory_bytes(cfg, n_dims=cfg.task.d, world=2) < expected  # each rank holds half the batch
+
+
+def test_a_file_system_without_flock_trains_unlocked_with_a_warning(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    from icl.run import run_lock
+
+    def no_flock(fd, op):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    with pytest.warns(UserWarning, match="does not support flock"):
+        with run_lock(tmp_path / "run") as held:
+            assert held == tmp_path / "run"
+    monkeypatch.setattr(fcntl, "flock", lambda fd, op: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+    with pytest.raises(OSError, match="I/O error"):  # other errors are not mistaken for a missing flock
+        with run_lock(tmp_path / "run2"):
+            pass
