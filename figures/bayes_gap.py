@@ -54,7 +54,7 @@ Stirn et al. 2023, :class:`icl.heads.GaussianHead`): the transformer and the mea
 head's squared-error gradient, the variance is fitted on the transformer's state. With the plain
 NLL the quick preset's Gaussian head had a normalised error 0.166 [0.156, 0.177] above its mean
 head's (seed 0), with the beta-NLL of Seitzer et al. (2022, beta = 1) 0.267 [0.253, 0.283]
-(measured; the faithful objective: 0.050 [0.045, 0.055] for the same seed, within the seeds' spread).
+(measured; the faithful objective: 0.048 [0.043, 0.052] for the same seed, within the seeds' spread).
 
 Seeds: run ``seed`` trains every model, ``mse_seeds`` adds a linear Gaussian and mean head per
 other seed; evaluation prompts come from ``eval_generator(1000 + seed)``, the constant variance's
