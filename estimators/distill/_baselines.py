@@ -107,18 +107,28 @@ def pretrain(
         raise ValueError(f"{fn}: X (m, ...) and Y (m, r) must agree on m, got {tuple(X.shape)} and {tuple(Y.shape)}")
     if X.dtype != Y.dtype:
         raise TypeError(f"{fn}: X and Y must share a dtype, got {X.dtype} and {Y.dtype}")
+    return _train_with_head(model, X, Y.shape[1], lambda f, idx, gen: ((f(X[idx]) - Y[idx]) ** 2).sum(1).mean(),
+                            steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, fn=fn)
+
+
+def _train_with_head(model, X, n_out: int, batch_loss, *, steps, batch_size, lr, weight_decay, seed, fn: str):
+    """Adam on ``model`` plus a fresh linear head (``n_out`` outputs, seeded by ``seed``) for ``steps`` minibatches.
+
+    ``batch_loss(f, idx, gen)`` is the loss of one minibatch ``idx`` with ``f = head o model`` (``gen``:
+    the minibatch generator, for augmentation); the scalars are validated here, once for every caller.
+    """
     steps = check_int(steps, "steps", fn, minimum=1)
     batch_size = check_int(batch_size, "batch_size", fn, minimum=1)
     lr, weight_decay = check_positive(lr, "lr", fn), check_nonnegative(weight_decay, "weight_decay", fn)
     gen = torch.Generator().manual_seed(check_int(seed, "seed", fn, minimum=0))
     with torch.no_grad():
         h = _run_model(model, X[:1], "X", fn).flatten(1).shape[1]
-    head = _fresh(lambda: nn.Linear(h, Y.shape[1]), seed, X.device, X.dtype)
+    head = _fresh(lambda: nn.Linear(h, n_out), seed, X.device, X.dtype)
     opt = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=lr, weight_decay=weight_decay)
     n = X.shape[0]
     for _ in range(steps):
         idx = torch.randperm(n, generator=gen)[:batch_size].to(X.device) if n > batch_size else slice(None)
-        loss = ((head(model(X[idx]).flatten(1)) - Y[idx]) ** 2).sum(1).mean()
+        loss = batch_loss(lambda xb: head(model(xb).flatten(1)), idx, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -187,22 +197,9 @@ def pretrain_supervised(
         raise ValueError(f"{fn}: labels must be an integer tensor of shape ({X.shape[0]},) (one per row of X), got "
                          f"{labels.dtype} {tuple(labels.shape)}")
     labels, n_classes = check_labels(labels, "labels", fn, n_classes=n_classes, min_classes=1)
-    steps = check_int(steps, "steps", fn, minimum=1)
-    batch_size = check_int(batch_size, "batch_size", fn, minimum=1)
-    lr, weight_decay = check_positive(lr, "lr", fn), check_nonnegative(weight_decay, "weight_decay", fn)
-    gen = torch.Generator().manual_seed(check_int(seed, "seed", fn, minimum=0))
-    with torch.no_grad():
-        h = _run_model(model, X[:1], "X", fn).flatten(1).shape[1]
-    head = _fresh(lambda: nn.Linear(h, n_classes), seed, X.device, X.dtype)
-    opt = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=lr, weight_decay=weight_decay)
-    n = X.shape[0]
-    for _ in range(steps):
-        idx = torch.randperm(n, generator=gen)[:batch_size].to(X.device) if n > batch_size else slice(None)
-        xb = X[idx] if augment is None else augment(X[idx], gen)
-        loss = nn.functional.cross_entropy(head(model(xb).flatten(1)), labels[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    _check_finite_result(torch.cat([p.detach().flatten() for p in model.parameters()] + [loss.detach()[None]]), fn,
-                         "the model's parameters")
-    return model
+
+    def batch_loss(f, idx, gen):
+        return nn.functional.cross_entropy(f(X[idx] if augment is None else augment(X[idx], gen)), labels[idx])
+
+    return _train_with_head(model, X, n_classes, batch_loss, steps=steps, batch_size=batch_size, lr=lr,
+                            weight_decay=weight_decay, seed=seed, fn=fn)
