@@ -122,26 +122,27 @@ def _cholesky(xp, A: Any, fn: str, what: str = "K + lam I") -> Any:
 def _gaussian_inplace(X: np.ndarray, Y: np.ndarray, bandwidth: float, same: bool) -> np.ndarray:
     """:class:`GaussianKernel` ``exp(-c ||x - y||^2)``, ``c = 1 / (2 bandwidth^2)``, for numpy in place.
 
-    The same formula as the kernel object (``||x||^2 + ||y||^2 - 2 x.y`` clamped at 0, exact 0 on
-    the diagonal when Y is X), written into the one (..., n, m) array of the matrix product
-    instead of a fresh array per step: about half the kernel's time in a many-problem kernel ridge,
-    where the n x n matrices are most of the work (``docs/performance.md``).
+    The exponent ``2c x.y - c||x||^2 - c||y||^2`` is one matrix product of augmented inputs,
+    ``[2c x, -c||x||^2, 1] . [y, 1, -c||y||^2]``, clamped at 0 (exact 0 on the diagonal when Y is X)
+    and exponentiated in the same (..., n, m) array: no broadcast passes over the n x m matrix
+    besides the clamp and the exp. In a many-problem kernel ridge the n x m matrices are most of
+    the work (``docs/performance.md``).
     """
     c = min(0.5 / bandwidth / bandwidth, float(np.finfo(X.dtype).max))
-    G = np.matmul(X, np.swapaxes(Y, -1, -2))  # (..., n, m) x.y
-    G *= 2.0 * c
-    G -= c * np.sum(X * X, axis=-1)[..., :, None]
-    G -= c * np.sum(Y * Y, axis=-1)[..., None, :]
-    np.minimum(G, 0.0, out=G)  # -c d2 <= 0: exp in [0, 1], never overflowing
+    ones_x, ones_y = np.ones(X.shape[:-1] + (1,), X.dtype), np.ones(Y.shape[:-1] + (1,), Y.dtype)
+    Xa = np.concatenate([(2.0 * c) * X, -c * np.einsum("...i,...i->...", X, X)[..., None], ones_x], axis=-1)
+    Ya = np.concatenate([Y, ones_y, -c * np.einsum("...i,...i->...", Y, Y)[..., None]], axis=-1)
+    G = np.matmul(Xa, np.swapaxes(Ya, -1, -2))  # (..., n, m) = -c ||x - y||^2 up to rounding
+    np.minimum(G, 0.0, out=G)  # exp in [0, 1], never overflowing
     if same:
         i = np.arange(G.shape[-1])
         G[..., i, i] = 0.0
     return np.exp(G, out=G)
 
 
-def _kernel_matrix(kernel, X: Any, Y: Any) -> Any:
-    """``kernel(X, Y)`` (``Y is X``: the training Gram), by :func:`_gaussian_inplace` where it applies."""
-    if (
+def _inplace_gaussian(kernel, X: Any, Y: Any) -> bool:
+    """Whether ``kernel(X, Y)`` is computed by :func:`_gaussian_inplace` (a fresh numpy array this module owns)."""
+    return (
         type(kernel) is GaussianKernel
         and isinstance(kernel.bandwidth, float)
         and kernel.bandwidth >= 1e-5  # c <= 5e9: c ||x||^2 stays finite wherever ||x||^2 does (see the kernel)
@@ -152,7 +153,12 @@ def _kernel_matrix(kernel, X: Any, Y: Any) -> Any:
         and X.ndim == Y.ndim
         and X.shape[:-2] == Y.shape[:-2]
         and X.shape[-1] == Y.shape[-1]
-    ):
+    )
+
+
+def _kernel_matrix(kernel, X: Any, Y: Any) -> Any:
+    """``kernel(X, Y)`` (``Y is X``: the training Gram), by :func:`_gaussian_inplace` where it applies."""
+    if _inplace_gaussian(kernel, X, Y):
         return _gaussian_inplace(X, Y, kernel.bandwidth, Y is X)
     return kernel(X, X) if Y is X else kernel(X, Y)
 
@@ -171,8 +177,13 @@ def _gram(xp, kernel, X: Any, fn: str) -> Any:
     return K
 
 
-def _add_diag(xp, K: Any, value: float) -> Any:
+def _add_diag(xp, K: Any, value: float, inplace: bool = False) -> Any:
+    """``K + value I``; ``inplace``: into K itself (numpy; only for a matrix this module has just made)."""
     n = K.shape[-1]
+    if inplace and isinstance(K, np.ndarray):
+        i = np.arange(n)
+        K[..., i, i] += value
+        return K
     return K + value * xp.eye(n, dtype=K.dtype, device=array_api_compat.device(K))
 
 
@@ -255,11 +266,12 @@ def _fit_block(xp, kernel, X, y, lam, fn):
 
     Returns ``(alpha, exact)``; ``exact`` is False where the least-squares fallback was taken.
     """
-    K = _add_diag(xp, _gram(xp, kernel, X, fn), lam)
+    K = _add_diag(xp, _gram(xp, kernel, X, fn), lam, inplace=_inplace_gaussian(kernel, X, X))
     if library_name(K) == "numpy" and not _is_traced(K):
-        alpha = _posv_loop(K, y, fn)
+        alpha = _posv_loop(K, y, fn)  # factors K in place: K is this module's own array either way
         if alpha is not None:
             return alpha, True
+        K = _add_diag(xp, _gram(xp, kernel, X, fn), lam)  # a failed factorisation: K afresh, for the checks below
     L, ok = _try_cholesky(xp, K)
     if _is_traced(K):
         ok = True
@@ -312,8 +324,9 @@ def _least_squares(xp, A, y, fn):
 
 def _posv_loop(K: np.ndarray, y: np.ndarray, fn: str):
     """numpy fast path: one LAPACK ``posv`` (Cholesky factor + solve) per problem, no Python-level
-    batching overhead. Returns None when a factorisation fails, so that :func:`_cholesky`
-    can report an indefinite matrix or add jitter."""
+    batching overhead. K is overwritten by its factors (no copy per problem: a third of the time).
+    Returns None when a factorisation fails, so that the caller can report an indefinite matrix or
+    take the least-squares fallback (from a fresh K)."""
     from scipy.linalg import get_lapack_funcs
 
     n = K.shape[-1]
@@ -321,8 +334,8 @@ def _posv_loop(K: np.ndarray, y: np.ndarray, fn: str):
     (posv,) = get_lapack_funcs(("posv",), (Kf[:1], yf[:1]))
     out, diag = np.empty(yf.shape, dtype=K.dtype), np.empty(yf.shape, dtype=K.dtype)
     for i in range(Kf.shape[0]):
-        # K is symmetric, so its transpose is a Fortran-ordered copy-free view for LAPACK
-        c, x, info = posv(Kf[i].T, yf[i], lower=1, overwrite_a=0, overwrite_b=0)
+        # K is symmetric, so its transpose is a Fortran-ordered view LAPACK factors in place
+        c, x, info = posv(Kf[i].T, yf[i], lower=1, overwrite_a=1, overwrite_b=0)
         if info != 0:
             return None
         out[i], diag[i] = x, np.diagonal(c)
@@ -376,6 +389,8 @@ def kernel_ridge_predict(params: KernelRidgeParams, Xq: Any) -> Any:
     if not callable(params.kernel):
         raise TypeError(f"{fn}: params.kernel must be callable, got {type(params.kernel).__name__}")
     Kq = _kernel_matrix(params.kernel, Xq, params.X)
+    if isinstance(Kq, np.ndarray) and isinstance(params.alpha, np.ndarray):
+        return np.matmul(Kq, params.alpha[..., None])[..., 0]  # numpy's own: the compat wrapper copies
     return xp.matmul(Kq, params.alpha[..., None])[..., 0]
 
 

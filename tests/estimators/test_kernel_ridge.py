@@ -217,3 +217,26 @@ def test_predicting_at_the_training_inputs_reuses_the_fit(rng):
     np.testing.assert_allclose(reused, recomputed, rtol=0, atol=1e-12)
     sk = KernelRidge(alpha=0.3, kernel="rbf", gamma=1 / (2 * 1.2**2)).fit(X[0], y[0])
     np.testing.assert_allclose(reused[0], sk.predict(X[0]), rtol=0, atol=1e-10)
+
+
+def test_fit_leaves_a_user_kernels_matrix_untouched(rng):
+    # the numpy fast path factors K in place; only a matrix the module made itself may be overwritten,
+    # never one a user's kernel returns (here a cached Gram matrix)
+    X, y = rng.normal(size=(20, 3)), rng.normal(size=20)
+    cached = GaussianKernel(1.0)(X, X)
+    before = cached.copy()
+    fit = kernel_ridge_fit(X, y, lambda A, B: cached, 0.1)
+    np.testing.assert_array_equal(cached, before)
+    np.testing.assert_allclose(fit.alpha, np.linalg.solve(before + 0.1 * np.eye(20), y), rtol=1e-10)
+
+
+def test_failed_factorisation_falls_back_on_the_unfactored_matrix(rng):
+    # duplicated points, lam = 0: LAPACK's in-place factorisation fails part-way; the least-squares
+    # fallback must solve the original K, not the half-overwritten one
+    X = np.concatenate([rng.normal(size=(6, 2))] * 2)
+    y = np.concatenate([rng.normal(size=6)] * 2)  # consistent: K alpha = y has exact solutions
+    with pytest.warns(RuntimeWarning, match="singular to working precision"):
+        fit = kernel_ridge_fit(X, y, GaussianKernel(1.0), 0.0)
+    K = GaussianKernel(1.0)(X, X)
+    np.testing.assert_allclose(fit.alpha, np.linalg.pinv(K, rcond=12 * np.finfo(float).eps) @ y, atol=1e-8)
+    np.testing.assert_allclose(K @ fit.alpha, y, atol=1e-8)
