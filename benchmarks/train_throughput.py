@@ -10,8 +10,9 @@ models round by round so that machine load hits all alike; the ratio of the best
 of ``--steps`` = 3 after a warm-up step) is the result, with the medians beside it. Each model's
 achieved GFLOP/s counts the same model flops (:func:`model_flops`, the architecture's matrix
 products, forward and backward) and is printed beside torch's GEMM of the MLP's shape
-(B T x C) @ (C x 4C) in float32, measured in the same run. On a CUDA machine the paper preset
-(bf16 autocast, torch.compile) is timed as well.
+(B T x C) @ (C x 4C) in float32, measured in the same run. On a CUDA machine the paper preset is
+timed as well, by ``benchmarks.gpu_paper.gpu_paper_preset`` (four modes: float32 and bf16 eager,
+bf16 with torch.compile, with CUDA graphs; ``--gpu-steps`` steps, best of 3).
 
 Usage::
 
@@ -32,6 +33,7 @@ from icl.config import ModelConfig
 from icl.model import GPT, interleave
 
 from ._gemm import gemm_gflops, load_average
+from .gpu_paper import format_throughput, gpu_paper_preset
 
 D, N_POINTS, N_LAYER, N_HEAD, N_EMBD = 20, 41, 12, 8, 256
 
@@ -114,38 +116,6 @@ def cpu_comparison(steps: int, batch: int) -> dict:
     return out
 
 
-def gpu_paper_preset(steps: int) -> dict:
-    """Steps per second of the linear-paper preset on CUDA (bf16 autocast + torch.compile), final shapes."""
-    from icl.config import load_preset
-
-    cfg = load_preset("linear-paper")
-    dev = torch.device("cuda")
-    model = GPT(cfg.model, n_dims=cfg.task.d).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
-    net = torch.compile(model) if cfg.train.compile else model
-    xs = torch.randn(cfg.train.batch_size, cfg.task.n_points, cfg.task.d, device=dev)
-    ys = torch.randn(cfg.train.batch_size, cfg.task.n_points, device=dev)
-
-    def one() -> None:
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.train.amp_dtype == "bfloat16"):
-            pred = net(xs, ys)
-        loss = ((pred.float() - ys) ** 2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    for _ in range(10):
-        one()
-    torch.cuda.synchronize()
-    t = time.perf_counter()
-    for _ in range(steps):
-        one()
-    torch.cuda.synchronize()
-    sps = steps / (time.perf_counter() - t)
-    return {"device": torch.cuda.get_device_name(), "steps_per_s": sps,
-            "hours_for_paper_steps": cfg.train.steps / sps / 3600}
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=3, help="timed steps per model on CPU (after one warm-up step)")
@@ -174,9 +144,10 @@ def main(argv=None) -> int:
               f"{b['best_step_cpu_s'] / a['best_step_cpu_s']:.2f}x per CPU-second (target >= 1.3x)")
     print(f"  load at the end {load_average():.1f}")
     if torch.cuda.is_available():
-        g = gpu_paper_preset(args.gpu_steps)
-        print(f"GPU {g['device']}: linear-paper preset {g['steps_per_s']:.1f} steps/s "
-              f"({g['hours_for_paper_steps']:.1f} h for 500k steps)")
+        g = gpu_paper_preset(args.gpu_steps, progress=False)
+        print(f"GPU {g['device']}: linear-paper preset at its final shapes")
+        for line in format_throughput(g):
+            print(line)
     else:
         print("GPU: not available here, paper-preset steps/s not measured")
     return 0
