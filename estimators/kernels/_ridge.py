@@ -388,10 +388,24 @@ def kernel_ridge_predict(params: KernelRidgeParams, Xq: Any) -> Any:
         return params.y - params.lam * params.alpha
     if not callable(params.kernel):
         raise TypeError(f"{fn}: params.kernel must be callable, got {type(params.kernel).__name__}")
+    if _inplace_gaussian(params.kernel, Xq, params.X) and isinstance(params.alpha, np.ndarray):
+        return _predict_blocks(params, Xq)
     Kq = _kernel_matrix(params.kernel, Xq, params.X)
-    if isinstance(Kq, np.ndarray) and isinstance(params.alpha, np.ndarray):
-        return np.matmul(Kq, params.alpha[..., None])[..., 0]  # numpy's own: the compat wrapper copies
     return xp.matmul(Kq, params.alpha[..., None])[..., 0]
+
+
+def _predict_blocks(params: KernelRidgeParams, Xq: np.ndarray) -> np.ndarray:
+    """numpy Gaussian-kernel predictions in cache-sized blocks of problems, as the fit (``_CHUNK``)."""
+    X, alpha = params.X, params.alpha
+    batch, (m, p), n = tuple(Xq.shape[:-2]), tuple(Xq.shape[-2:]), X.shape[-2]
+    size = math.prod(batch)
+    Xqf, Xf, af = Xq.reshape((size, m, p)), X.reshape((size, n, p)), alpha.reshape((size, n, 1))
+    out = np.empty((size, m), dtype=np.result_type(Xq.dtype, alpha.dtype))
+    step = max(1, _CHUNK // max(m * n, 1))
+    for i in range(0, size, step):
+        Kq = _gaussian_inplace(Xqf[i : i + step], Xf[i : i + step], params.kernel.bandwidth, False)
+        out[i : i + step] = np.matmul(Kq, af[i : i + step])[..., 0]
+    return out.reshape(batch + (m,))
 
 
 def kernel_ridge_prefixes(xs: Any, ys: Any, kernel: Any, lam: float = 1.0, *, return_var: bool = False):
