@@ -46,8 +46,8 @@ def test_tiny_preset_end_to_end(tmp_path):
     assert again["provenance"]["from_cache"] is True and again["claims"] == doc["claims"]
 
 
-def _linear_results(head_like: dict[str, str], n_prompts: int = 2000, seed: int = 0) -> dict:
-    """Results shaped like compute's for dense noisy linear regression (d = 5, n = 11), every
+def _linear_results(head_like: dict[str, str], n_prompts: int = 2000, seed: int = 0, d: int = 5, n: int = 11) -> dict:
+    """Results shaped like compute's for dense noisy linear regression (d = 5, n = 11 by default), every
     predictive exact: each "head" copies the predictive named in ``head_like`` ("bayes", or
     "mean-noise": the Bayes mean with the noise variance, a too narrow predictive)."""
     from estimators.bayes import GaussianPrior
@@ -55,7 +55,7 @@ def _linear_results(head_like: dict[str, str], n_prompts: int = 2000, seed: int 
     from icl.metrics import gaussian_log_prob, gaussian_pit
 
     rng = np.random.default_rng(seed)
-    d, n, noise = 5, 11, 0.25
+    noise = 0.25
     prior = GaussianPrior.isotropic(d, 1.0)
     xs = rng.standard_normal((n_prompts, n, d))
     ys = np.einsum("bnd,bd->bn", xs, rng.standard_normal((n_prompts, d))) + np.sqrt(noise) * rng.standard_normal(
@@ -91,6 +91,28 @@ def test_claims_hold_for_heads_that_are_the_exact_predictive():
         assert all(ctrl["verdict"] == "fails" for ctrl in record["controls"]), (claim.name, record["controls"])
         if claim.name.endswith("_gap"):  # a mean; the absolute deviations of the other claims bias resamples upward
             assert record["interval"][0] <= record["value"] <= record["interval"][1]
+
+
+def test_gap_window_stops_at_2d_where_a_vague_ridge_is_still_far_from_bayes():
+    # long prompts (d = 3, n = 21, the quick preset's dense linear setting): over every k >= d ridge under the vague
+    # prior converges to Bayes and would pass a 0.05-nat claim; over k = d..2d it must fail
+    results = _linear_results({"gaussian": "bayes", "bar": "bayes"}, d=3, n=21)
+    claims = {c.name: c for c in bg.claims(results, bg.PRESETS["quick"])}
+    gap = claims["linear_gaussian_gap"]
+    assert "k = 3..6" in gap.statement
+    record = gap.evaluate()
+    assert record["verdict"] == "holds"
+    assert {c["name"]: c["verdict"] for c in record["controls"]}["ridge-vague"] == "fails"
+    vague = bg._gap(results["linear"], "ridge-vague")
+    assert vague[:, 3:].mean() < 0.05 < vague[:, 3:7].mean()  # why the window matters
+    assert claims["linear_gaussian_head_gap_shrinks"].evaluate()["verdict"] == "holds"
+
+
+def test_the_gp_gap_claim_keeps_every_k_from_d():
+    results = _linear_results({"gaussian": "bayes", "bar": "bayes"}, n_prompts=100, d=2, n=11)
+    results = {"gp": results["linear"]}
+    gap = next(c for c in bg.claims(results, bg.PRESETS["quick"]) if c.name == "gp_gaussian_gap")
+    assert "k = 2..10" in gap.statement
 
 
 def test_a_control_put_in_the_subjects_place_does_not_hold():
