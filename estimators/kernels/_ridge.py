@@ -266,12 +266,15 @@ def _fit_block(xp, kernel, X, y, lam, fn):
 
     Returns ``(alpha, exact)``; ``exact`` is False where the least-squares fallback was taken.
     """
-    K = _add_diag(xp, _gram(xp, kernel, X, fn), lam, inplace=_inplace_gaussian(kernel, X, X))
+    own = _inplace_gaussian(kernel, X, X)  # the Gram is this module's fresh array: lam goes on its diagonal in place
+    gram = _gram(xp, kernel, X, fn)
+    K = _add_diag(xp, gram, lam, inplace=own)
     if library_name(K) == "numpy" and not _is_traced(K):
         alpha = _posv_loop(K, y, fn)  # factors K in place: K is this module's own array either way
         if alpha is not None:
             return alpha, True
-        K = _add_diag(xp, _gram(xp, kernel, X, fn), lam)  # a failed factorisation: K afresh, for the checks below
+        # a failed factorisation overwrote K: rebuild it for the checks below (a user kernel's Gram is intact)
+        K = _add_diag(xp, _gram(xp, kernel, X, fn) if own else gram, lam)
     L, ok = _try_cholesky(xp, K)
     if _is_traced(K):
         ok = True
@@ -388,7 +391,8 @@ def kernel_ridge_predict(params: KernelRidgeParams, Xq: Any) -> Any:
         return params.y - params.lam * params.alpha
     if not callable(params.kernel):
         raise TypeError(f"{fn}: params.kernel must be callable, got {type(params.kernel).__name__}")
-    if _inplace_gaussian(params.kernel, Xq, params.X) and isinstance(params.alpha, np.ndarray):
+    if (_inplace_gaussian(params.kernel, Xq, params.X) and isinstance(params.alpha, np.ndarray)
+            and params.alpha.shape == params.X.shape[:-1]):
         return _predict_blocks(params, Xq)
     Kq = _kernel_matrix(params.kernel, Xq, params.X)
     return xp.matmul(Kq, params.alpha[..., None])[..., 0]

@@ -20,6 +20,7 @@ from sklearn.kernel_ridge import KernelRidge
 
 from estimators import (
     GaussianKernel,
+    KernelRidgeParams,
     LaplaceKernel,
     LinearKernel,
     PeriodicKernel,
@@ -240,3 +241,26 @@ def test_failed_factorisation_falls_back_on_the_unfactored_matrix(rng):
     K = GaussianKernel(1.0)(X, X)
     np.testing.assert_allclose(fit.alpha, np.linalg.pinv(K, rcond=12 * np.finfo(float).eps) @ y, atol=1e-8)
     np.testing.assert_allclose(K @ fit.alpha, y, atol=1e-8)
+
+
+def test_failed_factorisation_calls_a_user_kernel_once(rng):
+    # the fallback rebuilds K only where the module's own Gram was overwritten, not by calling a user's kernel again
+    X = np.concatenate([rng.normal(size=(5, 2))] * 2)
+    calls = []
+
+    def kernel(A, B):
+        calls.append(1)
+        return GaussianKernel(1.0)(A, B)
+
+    with pytest.warns(RuntimeWarning, match="singular to working precision"):
+        fit = kernel_ridge_fit(X, np.concatenate([rng.normal(size=5)] * 2), kernel, 0.0)
+    assert len(calls) == 1 and np.all(np.isfinite(fit.alpha))
+
+
+def test_predict_broadcasts_hand_built_dual_weights(rng):
+    # KernelRidgeParams built by hand with dual weights shared across the batch: the product broadcasts
+    X, Xq = rng.normal(size=(4, 10, 2)), rng.normal(size=(4, 3, 2))
+    alpha = rng.normal(size=10)
+    params = KernelRidgeParams(X, alpha, GaussianKernel(1.0), 0.1)
+    expected = np.stack([GaussianKernel(1.0)(Xq[b], X[b]) @ alpha for b in range(4)])
+    np.testing.assert_allclose(kernel_ridge_predict(params, Xq), expected, rtol=1e-12)
