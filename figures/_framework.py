@@ -150,11 +150,30 @@ class Context:
         return run_dirs
 
     def _record(self, run_config, run_dir: Path, seconds: float) -> None:
+        """Provenance of one run: ``train_call_s`` is the wall time of the call that returned it (shared by the
+        runs trained together, near 0 for a reused run); ``train_s`` is the run's own training time, the
+        ``elapsed_s`` of the last record in its ``metrics.jsonl`` (None when it has none)."""
         from icl.config import config_hash, config_to_dict
 
         self.runs.append({"run_dir": str(run_dir), "config_hash": config_hash(run_config),
                           "seed": getattr(run_config, "seed", None), "train_call_s": round(seconds, 3),
-                          "config": config_to_dict(run_config)})
+                          "train_s": _run_train_seconds(run_dir), "config": config_to_dict(run_config)})
+
+
+def _run_train_seconds(run_dir: Path) -> float | None:
+    """``elapsed_s`` of the last record of ``run_dir/metrics.jsonl`` that has one (a torn last line is skipped)."""
+    try:
+        lines = (Path(run_dir) / "metrics.jsonl").read_text().splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("elapsed_s"), (int, float)):
+            return round(float(record["elapsed_s"]), 3)
+    return None
 
 
 def _train_worker(config: dict, run_dir: str, threads: int) -> str:

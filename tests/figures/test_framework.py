@@ -132,3 +132,14 @@ def test_discovery_lists_the_linear_regression_figure():
     assert "linear-regression" in figs and all(isinstance(v, str) and v for v in figs.values())
     mod = figures.load_figure("linear-regression")
     assert {"tiny", "quick", "paper"} <= set(mod.PRESETS)
+
+
+def test_run_train_seconds_reads_the_runs_own_metrics(tmp_path):
+    # provenance: each run's own training time, not the wall time of the call that trained several at once
+    from figures._framework import _run_train_seconds
+
+    assert _run_train_seconds(tmp_path) is None  # no metrics.jsonl
+    (tmp_path / "metrics.jsonl").write_text(
+        '{"step": 50, "loss": 1.0, "elapsed_s": 3.5}\n{"step": 100, "kind": "eval", "error": [1.0]}\n'
+        '{"step": 100, "loss": 0.9, "elapsed_s": 7.25}\n{"step": 150, "lo')  # a torn last line
+    assert _run_train_seconds(tmp_path) == 7.25

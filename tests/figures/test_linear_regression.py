@@ -26,6 +26,7 @@ def test_tiny_preset_end_to_end(tmp_path):
     prov = on_disk["provenance"]
     assert len(prov["runs"]) == 2 and len({r["config_hash"] for r in prov["runs"]}) == 2
     assert {r["config"]["task"]["noise"] for r in prov["runs"]} == {0.0, 0.25}
+    assert all(r["train_s"] > 0 for r in prov["runs"])  # each run's own training time, from its metrics
     assert prov["resolved"]["resolved_runs"]["noisy"]["task"]["noise"] == 0.25
     assert "transformer" in doc["summary"] and "err@k=3" in doc["summary"]
     res = doc["results"]["noisy"]
